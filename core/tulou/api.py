@@ -1,0 +1,61 @@
+"""The public plugin API: everything a plugin may import from Tulou, and nothing else.
+
+Anything not re-exported here is private to the core and may change without notice.
+Plugins use Litestar, Tortoise and pydantic directly for routes, models and settings.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar.connection import ASGIConnection
+
+from tulou import STANDARD_VERSION
+from tulou.areas.codes import AreaLevel, is_within, level_of, parent_code, township_code
+from tulou.areas.models import Area
+from tulou.areas.service import get_area
+from tulou.errors import Conflict, Forbidden, Invalid, NotFound, Problem, Unauthorized, Unavailable
+from tulou.i18n import translator
+from tulou.jobs.job import Job
+from tulou.plugins import hookimpl
+from tulou.plugins.manifest import ActivationPolicy, PluginManifest
+from tulou.plugins.registrations import ConsolePage, DatasetSchema, DeviceModelSpec, Permission
+from tulou.security.guards import current_principal, requires
+from tulou.security.principal import Principal
+
+
+def plugin_settings(connection: ASGIConnection, plugin: str) -> Any:
+    """A plugin's own settings section (the model it registered), from a request."""
+    return connection.app.state.platform.plugin_settings(plugin)
+
+
+__all__ = [
+    "STANDARD_VERSION",
+    "ActivationPolicy",
+    "Area",
+    "AreaLevel",
+    "Conflict",
+    "ConsolePage",
+    "DatasetSchema",
+    "DeviceModelSpec",
+    "Forbidden",
+    "Invalid",
+    "Job",
+    "NotFound",
+    "Permission",
+    "PluginManifest",
+    "Principal",
+    "Problem",
+    "Unauthorized",
+    "Unavailable",
+    "current_principal",
+    "get_area",
+    "hookimpl",
+    "is_within",
+    "level_of",
+    "parent_code",
+    "plugin_settings",
+    "requires",
+    "township_code",
+    "translator",
+]

@@ -1,0 +1,1 @@
+"""The administrative-division tree: county, townships, villages and communities."""

@@ -1,0 +1,50 @@
+"""``/api/v1/areas``: the division tree, flat or nested."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from litestar import Controller, get
+from litestar.params import Parameter
+
+from tulou.areas import service
+from tulou.areas.codes import AreaLevel
+from tulou.areas.schemas import AreaNode, AreaOut, Page, area_out, build_tree
+
+MAX_PAGE = 1000
+
+
+class AreaController(Controller):
+    path = "/api/v1/areas"
+    tags = ["areas"]
+
+    @get("/", summary="List areas, flat (paged) or as a tree")
+    async def list_areas(
+        self,
+        parent: str | None = Parameter(default=None, description="only direct children of this code"),
+        level: AreaLevel | None = Parameter(default=None),
+        within: str | None = Parameter(default=None, description="only this area's subtree"),
+        view: Literal["flat", "tree"] = Parameter(default="flat", query="format"),
+        limit: int = Parameter(default=200, ge=1),
+        offset: int = Parameter(default=0, ge=0),
+    ) -> Page | list[AreaNode]:
+        query = service.query_areas(parent=parent, level=level, within=within)
+        if view == "tree":
+            return build_tree(await query)
+        limit = min(limit, MAX_PAGE)
+        items = await query.offset(offset).limit(limit)
+        return Page(items=[area_out(a) for a in items], total=await query.count(), limit=limit, offset=offset)
+
+    @get("/{code:str}", summary="One area with its ancestors and children")
+    async def get_area(self, code: str) -> dict[str, object]:
+        area = await service.get_area(code)
+        children = await service.query_areas(parent=code)
+        return {
+            **_as_dict(area_out(area)),
+            "ancestors": [_as_dict(area_out(a)) for a in await service.ancestors(area)],
+            "children": [_as_dict(area_out(a)) for a in children],
+        }
+
+
+def _as_dict(area: AreaOut) -> dict[str, object]:
+    return {field: getattr(area, field) for field in area.__struct_fields__}

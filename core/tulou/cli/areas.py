@@ -1,0 +1,37 @@
+"""``tulou areas import`` and ``tulou demo``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from tulou.areas.demo import load_demo_county
+from tulou.areas.importer import ImportResult, import_areas_file
+from tulou.cli.context import run_with_platform
+
+
+def _report(result: ImportResult) -> None:
+    if result.errors:
+        for error in result.errors:
+            click.echo(error, err=True)
+        raise click.ClickException(f"{len(result.errors)} bad row(s); nothing was written")
+    click.echo(f"{result.created} area(s) created, {result.updated} updated")
+
+
+@click.group()
+def areas() -> None:
+    """The administrative-division tree."""
+
+
+@areas.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_command(file: Path) -> None:
+    """Import areas from a CSV file with columns code,name[,name_en]; all rows or none."""
+    _report(run_with_platform(lambda platform: import_areas_file(platform, file, actor="cli")))
+
+
+@click.command()
+def demo() -> None:
+    """Load the fictional demo county (云溪县): 3 townships, 12 villages and communities."""
+    _report(run_with_platform(load_demo_county))

@@ -1,0 +1,29 @@
+"""``tulou makemigrations``: for core and plugin developers."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import click
+from tortoise.cli import cli as tortoise_cli
+
+from tulou.db.config import tortoise_config
+from tulou.platform import build_platform
+
+#: Read by Tortoise's migration writer, which only takes a config by module path.
+TORTOISE_ORM: dict[str, Any] = {}
+
+
+@click.command()
+@click.argument("apps", nargs=-1)
+@click.option("--name", default=None, help="a name for the new migration")
+def makemigrations(apps: tuple[str, ...], name: str | None) -> None:
+    """Write migrations for changed models of the core (``tulou``) or the named plugins.
+
+    Generate the core's before a plugin's, so the plugin's first migration depends on it.
+    """
+    global TORTOISE_ORM
+    TORTOISE_ORM = tortoise_config("sqlite://:memory:", build_platform().registry.models)
+    context = tortoise_cli.CLIContext(config=f"{__name__}.TORTOISE_ORM", config_file=None)
+    asyncio.run(tortoise_cli.makemigrations(context, apps, False, name))

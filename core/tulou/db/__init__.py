@@ -1,0 +1,1 @@
+"""Database set-up: Tortoise configuration, connection lifetime and migrations."""

@@ -1,0 +1,1 @@
+"""Scheduled jobs: one leader process runs them, each run is recorded."""

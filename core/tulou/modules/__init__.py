@@ -1,0 +1,1 @@
+"""Per-township module activation: which plugin serves which township."""

@@ -1,0 +1,41 @@
+"""``/api/v1/areas/{code}/modules``: which modules a township runs, and switching them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, delete, get, put
+
+from tulou.modules import service
+from tulou.security.guards import current_principal, requires
+
+MANAGE = "modules:manage"
+
+
+class ModuleController(Controller):
+    path = "/api/v1/areas/{code:str}/modules"
+    tags = ["modules"]
+
+    @get("/", summary="Modules and whether each is on for a township")
+    async def list_modules(self, request: Request, code: str) -> list[dict[str, Any]]:
+        return await service.module_states(request.app.state.platform, code)
+
+    @put("/{plugin:str}", guards=[requires(MANAGE)], summary="Enable a module for a township")
+    async def enable(self, request: Request, code: str, plugin: str) -> Response[dict[str, Any]]:
+        platform = request.app.state.platform
+        actor = (await current_principal(request)).id
+        changed = await service.activate_module(platform, code, plugin, actor)
+        state = await _state(platform, code, plugin)
+        return Response(state, status_code=201 if changed else 200)
+
+    @delete("/{plugin:str}", guards=[requires(MANAGE)], status_code=200, summary="Disable a module")
+    async def disable(self, request: Request, code: str, plugin: str) -> dict[str, Any]:
+        platform = request.app.state.platform
+        actor = (await current_principal(request)).id
+        await service.deactivate_module(platform, code, plugin, actor)
+        return await _state(platform, code, plugin)
+
+
+async def _state(platform: Any, code: str, plugin: str) -> dict[str, Any]:
+    states = await service.module_states(platform, code)
+    return next(state for state in states if state["plugin"] == plugin)

@@ -1,0 +1,78 @@
+"""The things plugins hand to the core through ``register_*`` hooks.
+
+Each is a small frozen record, checked when it is registered so a mistake names
+the plugin that made it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PERMISSION_NAME = re.compile(r"^[a-z][a-z0-9_]*:[a-z][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class ModelsRegistration:
+    """A plugin's Tortoise models module and the migrations package that creates its tables."""
+
+    models: str
+    migrations: str
+
+
+@dataclass(frozen=True)
+class Permission:
+    """A permission a plugin checks, named ``<plugin>:<action>`` (``notices:publish``)."""
+
+    name: str
+    title: object
+    description: object = ""
+
+    def __post_init__(self) -> None:
+        if not PERMISSION_NAME.match(self.name):
+            raise ValueError(f"permission {self.name!r} must look like 'plugin:action'")
+
+
+@dataclass(frozen=True)
+class ConsolePage:
+    """A menu entry in the admin console, shown where the module is on and the caller may."""
+
+    path: str
+    title: object
+    permission: str | None = None
+    icon: str = ""
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class DatasetSchema:
+    """A dataset a plugin publishes in the data-exchange catalogue, with its JSON Schema."""
+
+    id: str
+    version: str
+    title: object
+    schema: dict[str, Any]
+    description: object = ""
+    classification: str = "internal"
+
+
+@dataclass(frozen=True)
+class DeviceModelSpec:
+    """A device model a plugin knows: category, maker, model and telemetry properties."""
+
+    id: str
+    category: str
+    manufacturer: str
+    model: str
+    telemetry: dict[str, Any] = field(default_factory=dict)
+    heartbeat_seconds: int = 300
+
+
+@dataclass(frozen=True)
+class TranslationsDirectory:
+    """A ``locale/`` directory holding ``<lang>/LC_MESSAGES/<domain>.mo`` files."""
+
+    domain: str
+    directory: Path

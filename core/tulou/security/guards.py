@@ -1,0 +1,50 @@
+"""Route guards: the one place that decides whether a caller may use a route.
+
+Routes declare what they need (``guards=[requires("modules:manage")]``); the
+authenticators behind :func:`current_principal` decide who the caller is.
+"""
+
+from __future__ import annotations
+
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+from litestar.types import Guard
+
+from tulou.errors import Forbidden, NotFound, Unauthorized
+from tulou.i18n import gettext as _
+from tulou.security.principal import Principal
+
+PRINCIPAL_KEY = "tulou_principal"
+
+
+async def current_principal(connection: ASGIConnection) -> Principal | None:
+    """The caller, authenticated once per request and remembered in the request scope."""
+    if PRINCIPAL_KEY in connection.scope:
+        return connection.scope[PRINCIPAL_KEY]  # type: ignore[literal-required]
+    principal = None
+    for authenticate in connection.app.state.platform.authenticators:
+        principal = await authenticate(connection)
+        if principal is not None:
+            break
+    connection.scope[PRINCIPAL_KEY] = principal  # type: ignore[literal-required]
+    return principal
+
+
+def requires(permission: str) -> Guard:
+    """A guard admitting callers that hold ``permission`` for the route's area, if it has one.
+
+    An area outside the caller's subtrees answers 404 so its existence does not leak.
+    """
+
+    async def guard(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
+        principal = await current_principal(connection)
+        if principal is None:
+            raise Unauthorized(_("Sign-in required: send a bearer token"))
+        area = connection.path_params.get("area") or connection.path_params.get("code")
+        if area and not principal.covers(str(area)):
+            raise NotFound(_("Area not found"), field="area")
+        if not principal.has_permission(permission):
+            raise Forbidden(_("You do not have the permission %(permission)s") % {"permission": permission})
+
+    guard.__qualname__ = f"requires({permission!r})"
+    return guard

@@ -1,0 +1,1 @@
+"""The HTTP side: app factory, problem responses, middleware, health checks."""

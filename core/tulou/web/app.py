@@ -1,0 +1,76 @@
+"""The app factory: one Litestar app per :class:`~tulou.platform.Platform`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Litestar, Router
+from litestar.config.app import AppConfig
+from litestar.datastructures import State
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.plugins import InitPlugin
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+
+from tulou import __version__
+from tulou.areas.routes import AreaController
+from tulou.i18n import install
+from tulou.logs import configure_logging
+from tulou.modules.gate import PLUGIN_OPT, module_gate
+from tulou.modules.routes import ModuleController
+from tulou.platform import Platform, build_platform
+from tulou.plugins.routes import PluginController
+from tulou.web.health import healthz, readyz
+from tulou.web.lifespan import lifespan_for
+from tulou.web.middleware import RequestContextMiddleware
+from tulou.web.problems import EXCEPTION_HANDLERS
+
+API_PREFIX = "/api/v1"
+
+
+class PluginRoutes(InitPlugin):
+    """Mounts each working plugin's routes under ``/api/v1/<plugin>/`` behind the module gate."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        for plugin, handlers in sorted(self.platform.registry.routes.items()):
+            app_config.route_handlers.append(
+                Router(
+                    path=f"{API_PREFIX}/{plugin}",
+                    route_handlers=handlers,
+                    guards=[module_gate],
+                    opt={PLUGIN_OPT: plugin},
+                    tags=[f"plugin: {plugin}"],
+                )
+            )
+        return app_config
+
+
+def create_app(plugins: list[object] | None = None, platform: Platform | None = None, **settings: Any) -> Litestar:
+    """Build the app; tests pass ``plugins`` explicitly instead of relying on entry points."""
+    platform = platform or build_platform(plugins, **settings)
+    install(platform.catalogs)
+    prometheus = PrometheusConfig(app_name="tulou", group_path=True)
+    return Litestar(
+        route_handlers=[healthz, readyz, AreaController, ModuleController, PluginController, PrometheusController],
+        plugins=[PluginRoutes(platform)],
+        lifespan=[lifespan_for(platform)],
+        middleware=[
+            DefineMiddleware(RequestContextMiddleware, default_locale=platform.settings.default_locale),
+            prometheus.middleware,
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,
+        request_max_body_size=platform.settings.web.max_body_bytes,
+        openapi_config=OpenAPIConfig(title="Tulou", version=__version__, path="/schema"),
+        state=State({"platform": platform}),
+        debug=False,
+    )
+
+
+def app_from_environment() -> Litestar:
+    """Factory for the ASGI server: settings and plugins come from the environment."""
+    platform = build_platform()
+    configure_logging(platform.settings.log_level)
+    return create_app(platform=platform)

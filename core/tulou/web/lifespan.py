@@ -1,0 +1,44 @@
+"""What happens between the app starting and stopping."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from litestar import Litestar
+
+from tulou.db.lifecycle import close_database, open_database
+from tulou.jobs.runner import JobRunner
+from tulou.platform import Platform
+from tulou.plugins.lifecycle import start_plugins, stop_plugins
+
+log = logging.getLogger(__name__)
+
+
+def lifespan_for(platform: Platform):  # noqa: ANN201 - a Litestar lifespan factory
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await open_database(platform.db_config)
+        runner = JobRunner(platform) if platform.settings.jobs.enabled else None
+        startups: list[asyncio.Task[None]] = []
+        try:
+            try:
+                await platform.activations.reload()
+            except Exception as error:  # noqa: BLE001 - not migrated yet: /readyz says so
+                log.warning("cannot read module activations yet: %s", error)
+            startups = start_plugins(platform, app)
+            if runner is not None:
+                runner.start()
+            app.state.job_runner = runner
+            yield
+        finally:
+            for task in startups:
+                task.cancel()
+            if runner is not None:
+                await runner.stop()
+            await stop_plugins(platform, app)
+            await close_database()
+
+    return lifespan

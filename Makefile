@@ -35,7 +35,7 @@ i18n: $(INSTALLED)
 			--project tulou -o $$dir/$$domain.pot $$src || exit 1; \
 		for locale in zh_CN en; do \
 			if [ -f $$dir/$$locale/LC_MESSAGES/$$domain.po ]; then \
-				$(BIN)/pybabel -q update --no-fuzzy-matching -i $$dir/$$domain.pot -d $$dir -D $$domain -l $$locale || exit 1; \
+				$(BIN)/pybabel -q update --no-fuzzy-matching --ignore-obsolete -i $$dir/$$domain.pot -d $$dir -D $$domain -l $$locale || exit 1; \
 			else \
 				$(BIN)/pybabel -q init -i $$dir/$$domain.pot -d $$dir -D $$domain -l $$locale || exit 1; \
 			fi; \
@@ -62,6 +62,8 @@ test-postgres: install
 	TULOU_TEST_DATABASE=$(TEST_PG_URL) $(BIN)/python -m pytest -q
 
 bench: install
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
+	$(BIN)/pip install -q -e ".[bench]"
 	$(BIN)/python tests/bench/run.py
 
 clean:

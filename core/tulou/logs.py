@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
+import logging.config
+from typing import Any
 from datetime import UTC, datetime
 
 
@@ -26,9 +27,17 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+def logging_config(level: str) -> dict[str, Any]:
+    """A ``logging.config.dictConfig`` sending every logger, the server's too, through JSON."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": f"{__name__}.JsonFormatter"}},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
+        "root": {"handlers": ["stderr"], "level": level},
+        "loggers": {"_granian": {"level": level}, "granian.access": {"level": level}},
+    }
+
+
 def configure_logging(level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
+    logging.config.dictConfig(logging_config(level))

@@ -44,7 +44,7 @@ def build_platform(plugins: list[object] | None = None, **setting_overrides: Any
     Raises :class:`tulou.settings.SettingsError` for a bad setting.
     """
     core = build_settings(**setting_overrides)
-    manager = PluginManager(plugins, allow=core.plugins, block=core.disable_plugins)
+    manager = PluginManager(plugins, allow=core.plugins, block=core.disable_plugins or ())
     registry = Registry()
     collect_settings_sections(manager, registry)
     settings = build_settings(registry.settings_sections, **setting_overrides)

@@ -53,8 +53,10 @@ class JobSettings(BaseModel):
 
 
 def _split_names(value: Any) -> Any:
+    """``"a, b"`` to ``["a", "b"]``; an empty variable counts as unset, not as "no plugins"."""
     if isinstance(value, str):
-        return [name.strip() for name in value.split(",") if name.strip()]
+        names = [name.strip() for name in value.split(",") if name.strip()]
+        return names or None
     return value
 
 
@@ -74,9 +76,9 @@ class CoreSettings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535)
     default_locale: str = "zh_CN"
     log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
-    admin_token: SecretStr | None = None
+    admin_token: SecretStr | None = Field(None, min_length=16)
     plugins: Annotated[list[str] | None, NoDecode] = None
-    disable_plugins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    disable_plugins: Annotated[list[str] | None, NoDecode] = None
     database: DatabaseSettings = DatabaseSettings()
     plugin_runtime: PluginRuntimeSettings = PluginRuntimeSettings()
     web: WebSettings = WebSettings()

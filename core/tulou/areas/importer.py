@@ -32,6 +32,7 @@ class AreaRow:
 class ImportResult:
     created: int = 0
     updated: int = 0
+    unchanged: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -95,6 +96,7 @@ async def import_areas(platform: Platform, text: str, actor: str) -> ImportResul
 
 async def _write(platform: Platform, rows: list[AreaRow], existing: set[str], actor: str, result: ImportResult) -> None:
     known_parents = set(await Area.all().values_list("code", flat=True)) | {row.code for row in rows}
+    current = {area.code: area for area in await Area.filter(code__in=list(existing))}
     async with in_transaction():
         for row in sorted(rows, key=lambda r: (LEVEL_ORDER.index(level_of(r.code)), r.code)):
             parent = parent_code(row.code)
@@ -104,14 +106,17 @@ async def _write(platform: Platform, rows: list[AreaRow], existing: set[str], ac
                 "level": level_of(row.code),
                 "parent_id": parent if parent in known_parents else None,
             }
-            if row.code in existing:
+            area = current.get(row.code)
+            if area is None:
+                area = await Area.create(code=row.code, **values)
+                result.created += 1
+                if area.level is AreaLevel.TOWNSHIP:
+                    await activate_automatic_modules(platform, area, actor)
+            elif any(getattr(area, name) != value for name, value in values.items()):
                 await Area.filter(code=row.code).update(**values)
                 result.updated += 1
-                continue
-            area = await Area.create(code=row.code, **values)
-            result.created += 1
-            if area.level is AreaLevel.TOWNSHIP:
-                await activate_automatic_modules(platform, area, actor)
+            else:
+                result.unchanged += 1
     platform.activations.invalidate()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from litestar import Controller, get
-from litestar.params import Parameter
+from litestar.params import FromPath, Parameter
 
 from tulou.areas import service
 from tulou.areas.codes import AreaLevel
@@ -36,7 +36,7 @@ class AreaController(Controller):
         return Page(items=[area_out(a) for a in items], total=await query.count(), limit=limit, offset=offset)
 
     @get("/{code:str}", summary="One area with its ancestors and children")
-    async def get_area(self, code: str) -> dict[str, object]:
+    async def get_area(self, code: FromPath[str]) -> dict[str, object]:
         area = await service.get_area(code)
         children = await service.query_areas(parent=code)
         return {

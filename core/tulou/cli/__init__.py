@@ -19,6 +19,7 @@ from tulou.cli.develop import makemigrations
 from tulou.cli.plugins import plugins
 from tulou.cli.serve import admin_token, serve
 from tulou.errors import Problem
+from tulou.i18n import gettext as _
 from tulou.settings import SettingsError
 
 
@@ -39,7 +40,7 @@ class TulouGroup(click.Group):
 
 
 def _fail(message: str) -> None:
-    click.echo(f"Error: {message}", err=True)
+    click.echo(_("Error: %(message)s") % {"message": message}, err=True)
     sys.exit(1)
 
 

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from tulou.platform import build_platform
+from tulou.cli.context import cli_platform
 from tulou.settings import masked_view
 
 
@@ -18,4 +18,4 @@ def config() -> None:
 @config.command("show")
 def show() -> None:
     """Print the effective settings, secrets masked."""
-    click.echo(json.dumps(masked_view(build_platform().settings), ensure_ascii=False, indent=2))
+    click.echo(json.dumps(masked_view(cli_platform().settings), ensure_ascii=False, indent=2))

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from tulou.platform import build_platform
+from tulou.cli.context import cli_platform
 from tulou.plugins.routes import describe_plugin
 
 
@@ -19,7 +19,7 @@ def plugins() -> None:
 @click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
 def list_plugins(as_json: bool) -> None:
     """Every plugin found, with its status and, if it failed, why."""
-    platform = build_platform()
+    platform = cli_platform()
     rows = [describe_plugin(platform, record) for record in sorted(platform.plugins.records.values(), key=lambda r: r.name)]
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))

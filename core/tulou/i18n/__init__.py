@@ -1,7 +1,7 @@
 """Translations: the core's ``tulou`` domain plus one domain per plugin, merged per locale.
 
 The locale of the current request lives in a context variable set by
-:class:`tulou.i18n.middleware.LocaleMiddleware`; ``gettext`` reads it, so errors
+:class:`tulou.web.middleware.RequestContextMiddleware`; ``gettext`` reads it, so errors
 raised deep in a service come out in the caller's language.
 """
 

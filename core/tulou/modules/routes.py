@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, put
+from litestar.params import FromPath
 
 from tulou.modules import service
 from tulou.security.guards import current_principal, requires
@@ -17,11 +18,11 @@ class ModuleController(Controller):
     tags = ["modules"]
 
     @get("/", summary="Modules and whether each is on for a township")
-    async def list_modules(self, request: Request, code: str) -> list[dict[str, Any]]:
+    async def list_modules(self, request: Request, code: FromPath[str]) -> list[dict[str, Any]]:
         return await service.module_states(request.app.state.platform, code)
 
     @put("/{plugin:str}", guards=[requires(MANAGE)], summary="Enable a module for a township")
-    async def enable(self, request: Request, code: str, plugin: str) -> Response[dict[str, Any]]:
+    async def enable(self, request: Request, code: FromPath[str], plugin: FromPath[str]) -> Response[dict[str, Any]]:
         platform = request.app.state.platform
         actor = (await current_principal(request)).id
         changed = await service.activate_module(platform, code, plugin, actor)
@@ -29,7 +30,7 @@ class ModuleController(Controller):
         return Response(state, status_code=201 if changed else 200)
 
     @delete("/{plugin:str}", guards=[requires(MANAGE)], status_code=200, summary="Disable a module")
-    async def disable(self, request: Request, code: str, plugin: str) -> dict[str, Any]:
+    async def disable(self, request: Request, code: FromPath[str], plugin: FromPath[str]) -> dict[str, Any]:
         platform = request.app.state.platform
         actor = (await current_principal(request)).id
         await service.deactivate_module(platform, code, plugin, actor)

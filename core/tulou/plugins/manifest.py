@@ -29,8 +29,8 @@ class ActivationPolicy(str, enum.Enum):
 class PluginManifest:
     """A plugin's identity card, returned by its ``plugin_manifest`` hook.
 
-    ``title`` and ``description`` should be lazy translations (``tulou.api.lazy_gettext``)
-    so listings show them in the caller's language.
+    ``title`` and ``description`` should be lazy translations (the second function
+    ``tulou.api.translator(name)`` returns) so listings show them in the caller's language.
     """
 
     name: str

@@ -7,7 +7,6 @@ from typing import Any
 from litestar import Litestar, Router
 from litestar.config.app import AppConfig
 from litestar.datastructures import State
-from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins import InitPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
@@ -53,20 +52,22 @@ def create_app(plugins: list[object] | None = None, platform: Platform | None = 
     platform = platform or build_platform(plugins, **settings)
     install(platform.catalogs)
     prometheus = PrometheusConfig(app_name="tulou", group_path=True)
-    return Litestar(
+    app = Litestar(
         route_handlers=[healthz, readyz, AreaController, ModuleController, PluginController, PrometheusController],
         plugins=[PluginRoutes(platform)],
         lifespan=[lifespan_for(platform)],
-        middleware=[
-            DefineMiddleware(RequestContextMiddleware, default_locale=platform.settings.default_locale),
-            prometheus.middleware,
-        ],
+        middleware=[prometheus.middleware],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=platform.settings.web.max_body_bytes,
         openapi_config=OpenAPIConfig(title="Tulou", version=__version__, path="/schema"),
         state=State({"platform": platform}),
+        logging_config=None,  # logs go through tulou.logs, set up by the server process
         debug=False,
     )
+    # Outside the router, so unmatched paths (404, 405) get a request id, a log line
+    # and a translated problem body too; Litestar middleware only wraps matched routes.
+    app.asgi_handler = RequestContextMiddleware(app.asgi_handler, default_locale=platform.settings.default_locale)
+    return app
 
 
 def app_from_environment() -> Litestar:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 
@@ -13,6 +14,7 @@ from tulou.i18n import current_locale, negotiate
 
 log = logging.getLogger("tulou.request")
 REQUEST_ID_HEADER = "x-request-id"
+ACCEPTABLE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 class RequestContextMiddleware:
@@ -27,7 +29,9 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         headers = Headers.from_scope(scope)
-        request_id = headers.get(REQUEST_ID_HEADER) or uuid.uuid4().hex
+        request_id = headers.get(REQUEST_ID_HEADER, "")
+        if not ACCEPTABLE_REQUEST_ID.match(request_id):  # it is copied into logs and bodies
+            request_id = uuid.uuid4().hex
         scope["tulou_request_id"] = request_id  # type: ignore[typeddict-unknown-key]
         current_locale.set(negotiate(_query_lang(scope), headers.get("accept-language"), self.default_locale))
         started = time.perf_counter()

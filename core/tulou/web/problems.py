@@ -67,8 +67,9 @@ def on_validation_error(request: Request, error: ValidationException) -> Respons
 
 
 def on_http_error(request: Request, error: HTTPException) -> Response[dict[str, Any]]:
+    """Litestar's own errors (unknown path, wrong method, body too large) in the caller's language."""
     slug = {404: "not-found", 405: "method-not-allowed", 413: "body-too-large"}.get(error.status_code, "http-error")
-    detail = _status_titles().get(error.status_code, error.detail) if error.status_code >= 500 else error.detail
+    detail = _status_titles().get(error.status_code, error.detail)
     return problem_response(request, error.status_code, detail, slug, headers=error.headers)
 
 

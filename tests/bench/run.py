@@ -1,0 +1,143 @@
+"""Benchmarks for the ring, printed as ratios against a baseline measured in the same run.
+
+1. Requests/s of a plugin route through the module gate vs the bare ``/healthz``
+   route, same server, same run (goal: ratio >= 0.6).
+2. Start-up of ``tulou serve`` with all built-in plugins to ``/readyz`` 200 (goal < 2 s).
+3. The same bare route served by granian and by uvicorn (why ``tulou serve`` uses granian).
+
+Load comes from ``wrk`` on 127.0.0.1 only; every run is bounded in time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+VENV_BIN = Path(sys.executable).parent
+TULOU = str(VENV_BIN / "tulou")
+TOKEN = "bench-admin-token-0123456789"
+TOWN, VILLAGE = "350899100000", "350899100201"
+DURATION = os.environ.get("BENCH_DURATION", "5s")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def status(url: str, method: str = "GET", headers: dict[str, str] | None = None) -> int:
+    request = urllib.request.Request(url, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except OSError:
+        return 0
+
+
+def wait_ready(url: str, limit: float = 30.0) -> None:
+    deadline = time.perf_counter() + limit
+    while time.perf_counter() < deadline:
+        if status(url) == 200:
+            return
+        time.sleep(0.01)
+    raise RuntimeError(f"{url} not ready after {limit} s")
+
+
+@contextlib.contextmanager
+def server(command: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def wrk(url: str) -> float:
+    output = subprocess.run(
+        ["wrk", "-t", "1", "-c", "32", "-d", DURATION, url], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
+    match = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    if not match or "Non-2xx" in output:
+        raise RuntimeError(f"wrk failed on {url}:\n{output}")
+    return float(match.group(1))
+
+
+def prepare(workdir: Path) -> dict[str, str]:
+    probe_target = workdir / "probe"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target", str(probe_target), str(HERE / "probe_plugin")],
+        check=True,
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(probe_target),
+        "TULOU_DATA_DIR": str(workdir / "data"),
+        "TULOU_ADMIN_TOKEN": TOKEN,
+        "TULOU_LOG_LEVEL": "WARNING",
+        "TULOU_JOBS__ENABLED": "false",
+    }
+    for command in (["migrate"], ["demo"]):
+        subprocess.run([TULOU, *command], env=env, check=True, stdout=subprocess.DEVNULL)
+    return env
+
+
+def main() -> None:
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed (make bench installs it)")
+    with tempfile.TemporaryDirectory() as directory:
+        env = prepare(Path(directory))
+        results: list[tuple[str, str, str]] = []
+
+        port = free_port()
+        started = time.perf_counter()
+        with server([TULOU, "serve", "--port", str(port)], env):
+            wait_ready(f"http://127.0.0.1:{port}/readyz")
+            startup = time.perf_counter() - started
+            base = f"http://127.0.0.1:{port}"
+            auth = {"Authorization": f"Bearer {TOKEN}"}
+            for plugin in ("benchprobe", "notices"):
+                assert status(f"{base}/api/v1/areas/{TOWN}/modules/{plugin}", "PUT", auth) in (200, 201)
+            time.sleep(2.5)  # past the module cache age, so every worker sees the activation
+            bare = wrk(f"{base}/healthz")
+            gated = wrk(f"{base}/api/v1/benchprobe/areas/{VILLAGE}/ping")
+            notices = wrk(f"{base}/api/v1/notices/areas/{VILLAGE}/notices")
+        results.append(("bare /healthz (baseline)", f"{bare:,.0f} req/s", "1.00"))
+        results.append(("plugin route through the module gate", f"{gated:,.0f} req/s", f"{gated / bare:.2f}  (goal >= 0.60)"))
+        results.append(("notices list (gate + database query)", f"{notices:,.0f} req/s", f"{notices / bare:.2f}"))
+        results.append(("start-up to /readyz 200", f"{startup:.2f} s", f"{startup / 2.0:.2f} of the 2 s goal"))
+
+        uvicorn = VENV_BIN / "uvicorn"
+        if uvicorn.exists():
+            port = free_port()
+            with server([str(uvicorn), "--factory", "tulou.web.app:app_from_environment", "--port", str(port), "--log-level", "warning", "--no-access-log"], env):
+                wait_ready(f"http://127.0.0.1:{port}/readyz")
+                uvicorn_rps = wrk(f"http://127.0.0.1:{port}/healthz")
+            results.append(("uvicorn, bare /healthz", f"{uvicorn_rps:,.0f} req/s", f"{uvicorn_rps / bare:.2f} of granian"))
+
+    width = max(len(name) for name, _, _ in results)
+    print(f"{'benchmark':<{width}}  {'measured':>14}  ratio")
+    for name, measured, ratio in results:
+        print(f"{name:<{width}}  {measured:>14}  {ratio}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,27 @@
+"""Fixtures for core tests: an app with sample plugins and the demo county."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from tests.conftest import load_demo
+
+
+@pytest.fixture
+def serve(make_app: Callable[..., Litestar]) -> Callable[..., Any]:
+    """``async with serve(plugins=[...]) as client:`` runs an app with the demo county loaded."""
+
+    @asynccontextmanager
+    async def running(plugins: list[object] | None = None, **overrides: Any) -> AsyncIterator[AsyncTestClient]:
+        app = make_app(plugins=plugins or [], **overrides)
+        async with AsyncTestClient(app) as client:
+            await load_demo(app)
+            yield client
+
+    return running

@@ -1,0 +1,76 @@
+"""Jobs: one leader at a time, runs recorded, per-area jobs only where the module is on."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ADMIN, ON_POSTGRES, SHIMEN_TOWN, YUNXI_TOWN
+from tests.core.sample_plugins import SamplePlugin
+from tulou.jobs.leader import FileLeadership, PostgresLeadership
+from tulou.jobs.models import JobOutcome, JobRun
+from tulou.jobs.runner import JobRunner, run_job
+
+
+async def test_only_one_file_leader_at_a_time(tmp_path: Path) -> None:
+    first, second = FileLeadership(tmp_path), FileLeadership(tmp_path)
+    assert await first.try_acquire()
+    assert not await second.try_acquire()
+    await first.release()
+    assert await second.try_acquire()
+    await second.release()
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="runs in the PostgreSQL pass of make test")
+async def test_only_one_postgres_leader_at_a_time(database_url: str) -> None:
+    first, second = PostgresLeadership(database_url), PostgresLeadership(database_url)
+    try:
+        assert await first.try_acquire()
+        assert not await second.try_acquire()
+        assert await first.still_held()
+        await first.release()
+        assert await second.try_acquire()
+    finally:
+        await first.release()
+        await second.release()
+
+
+async def test_per_area_jobs_run_where_the_module_is_on_and_are_recorded(serve: Any) -> None:
+    plugin = SamplePlugin(fail_job_for={SHIMEN_TOWN})
+    async with serve(plugins=[plugin]) as client:
+        platform = client.app.state.platform
+        job = platform.registry.jobs["sample"][0]
+        assert await run_job(platform, "sample", job) == []
+        await client.put(f"/api/v1/areas/{YUNXI_TOWN}/modules/sample", headers=ADMIN)
+        await client.put(f"/api/v1/areas/{SHIMEN_TOWN}/modules/sample", headers=ADMIN)
+        runs = await run_job(platform, "sample", job)
+        stored = await JobRun.filter(job_id="sample.tick").order_by("area_code")
+    assert plugin.job_areas == [YUNXI_TOWN]
+    assert [(r.area_code, r.outcome) for r in stored] == [
+        (YUNXI_TOWN, JobOutcome.SUCCEEDED), (SHIMEN_TOWN, JobOutcome.FAILED)
+    ]
+    assert len(runs) == 2
+    failed = next(r for r in stored if r.outcome is JobOutcome.FAILED)
+    assert "job failed on purpose" in failed.error and failed.finished_at is not None
+
+
+async def test_two_runners_on_one_database_schedule_once(serve: Any) -> None:
+    async with serve(plugins=[SamplePlugin()]) as client:
+        platform = client.app.state.platform
+        first, second = JobRunner(platform), JobRunner(platform)
+        try:
+            first.start()
+            second.start()
+            for _ in range(50):
+                if first.is_leader or second.is_leader:
+                    break
+                await asyncio.sleep(0.05)
+            assert first.is_leader != second.is_leader
+            leader = first if first.is_leader else second
+            assert leader.scheduler.get_job("sample.tick") is not None
+        finally:
+            await first.stop()
+            await second.stop()

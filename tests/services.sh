@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Start the local services the test suite talks to, if they are not running.
+set -euo pipefail
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_for() {
+  local port=$1 name=$2
+  for _ in $(seq 1 60); do
+    port_open "$port" && return 0
+    sleep 0.5
+  done
+  echo "$name did not come up on port $port" >&2
+  return 1
+}
+
+if ! port_open 5432; then
+  echo "starting PostgreSQL"
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" main start
+  wait_for 5432 PostgreSQL
+fi

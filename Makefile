@@ -12,7 +12,7 @@ TEST_PG_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q --upgrade pip "setuptools>=77" wheel
 
 $(INSTALLED): $(BIN)/python pyproject.toml $(wildcard plugins/*/pyproject.toml)
 	$(BIN)/pip install -q -e ".[test]" $(foreach p,$(PLUGIN_DIRS),-e ./$(p))

@@ -13,14 +13,15 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
+import httpx
 from litestar import Litestar
-from litestar.testing import AsyncTestClient
 
 from tulou.db.lifecycle import apply_migrations
 from tulou.platform import build_platform
@@ -46,11 +47,11 @@ def builtin_plugins() -> list[object]:
     return [tulou_notices.plugin]
 
 
-def _with_database(url: str, name: str) -> str:
+def with_database(url: str, name: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
 
 
-async def _pg_execute(sql: str) -> None:
+async def pg_execute(sql: str) -> None:
     connection = await asyncpg.connect(urlunsplit(urlsplit(TEST_DATABASE)._replace(scheme="postgresql")))
     try:
         await connection.execute(sql)
@@ -72,15 +73,15 @@ def template_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     """A database with every migration of the core and the built-in plugins applied."""
     if ON_POSTGRES:
         name = f"tulou_tpl_{uuid.uuid4().hex[:10]}"
-        asyncio.run(_pg_execute(f'CREATE DATABASE "{name}"'))
-        url = _with_database(TEST_DATABASE, name)
+        asyncio.run(pg_execute(f'CREATE DATABASE "{name}"'))
+        url = with_database(TEST_DATABASE, name)
     else:
         url = f"sqlite://{tmp_path_factory.mktemp('template') / 'template.sqlite3'}"
     platform = build_platform(builtin_plugins(), database={"url": url})
     asyncio.run(apply_migrations(platform.db_config))
     yield url
     if ON_POSTGRES:
-        asyncio.run(_pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture
@@ -89,9 +90,9 @@ def database_url(template_database: str, tmp_path: Path) -> Iterator[str]:
     if ON_POSTGRES:
         name = f"tulou_t_{uuid.uuid4().hex[:12]}"
         template = urlsplit(template_database).path.lstrip("/")
-        asyncio.run(_pg_execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-        yield _with_database(TEST_DATABASE, name)
-        asyncio.run(_pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(pg_execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+        yield with_database(TEST_DATABASE, name)
+        asyncio.run(pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     else:
         copy = tmp_path / "tulou.sqlite3"
         shutil.copyfile(template_database.removeprefix("sqlite://"), copy)
@@ -120,12 +121,55 @@ def make_app(settings: dict[str, Any]) -> Callable[..., Litestar]:
     return make
 
 
+class AppClient(httpx.AsyncClient):
+    """An HTTP client for an app running on the test's own event loop.
+
+    Litestar's ``AsyncTestClient`` runs the app on a second loop in another thread;
+    Tortoise then opens a second connection for the test's own database calls and
+    never closes the first, whose SQLite thread keeps pytest from exiting. Running
+    the lifespan here keeps one loop and one connection.
+    """
+
+    def __init__(self, app: Litestar) -> None:
+        super().__init__(transport=httpx.ASGITransport(app=app), base_url="http://testserver.local")
+        self.app = app
+
+
+@asynccontextmanager
+async def running_app(app: Litestar, demo: bool = True) -> AsyncIterator[AppClient]:
+    """Run ``app``'s lifespan and yield a client for it, with the demo county if asked.
+
+    The lifespan is entered and left in one task of its own, as its cancel scopes
+    require, even when a fixture's set-up and tear-down run in different tasks.
+    """
+    started, stop = asyncio.Event(), asyncio.Event()
+
+    async def hold_lifespan() -> None:
+        try:
+            async with app.lifespan():
+                started.set()
+                await stop.wait()
+        finally:
+            started.set()
+
+    lifespan = asyncio.create_task(hold_lifespan())
+    await started.wait()
+    if lifespan.done():
+        lifespan.result()  # start-up failed: raise its error here
+    try:
+        async with AppClient(app) as client:
+            if demo:
+                await load_demo(app)
+            yield client
+    finally:
+        stop.set()
+        await lifespan
+
+
 @pytest.fixture
-async def client(make_app: Callable[..., Litestar]) -> AsyncIterator[AsyncTestClient]:
+async def client(make_app: Callable[..., Litestar]) -> AsyncIterator[AppClient]:
     """A client for an app with the built-in plugins and the demo county loaded."""
-    app = make_app()
-    async with AsyncTestClient(app) as test_client:
-        await load_demo(app)
+    async with running_app(make_app()) as test_client:
         yield test_client
 
 

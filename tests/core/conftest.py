@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest
 from litestar import Litestar
-from litestar.testing import AsyncTestClient
 
-from tests.conftest import load_demo
+from tests.conftest import AppClient, running_app
 
 
 @pytest.fixture
@@ -18,10 +17,8 @@ def serve(make_app: Callable[..., Litestar]) -> Callable[..., Any]:
     """``async with serve(plugins=[...]) as client:`` runs an app with the demo county loaded."""
 
     @asynccontextmanager
-    async def running(plugins: list[object] | None = None, **overrides: Any) -> AsyncIterator[AsyncTestClient]:
-        app = make_app(plugins=plugins or [], **overrides)
-        async with AsyncTestClient(app) as client:
-            await load_demo(app)
+    async def running(plugins: list[object] | None = None, **overrides: Any) -> AsyncIterator[AppClient]:
+        async with running_app(make_app(plugins=plugins or [], **overrides)) as client:
             yield client
 
     return running

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conftest import YUNXI_TOWN
+from tests.conftest import YUNXI_TOWN, running_app
 from tests.core.sample_plugins import SamplePlugin
 from tulou.api import ActivationPolicy
 
@@ -75,10 +75,8 @@ async def test_readyz_reports_database_migrations_and_plugins(serve: Any) -> Non
 
 
 async def test_readyz_is_503_on_an_unmigrated_database(make_app: Any, tmp_path: Any) -> None:
-    from litestar.testing import AsyncTestClient
-
     app = make_app(plugins=[], database={"url": f"sqlite://{tmp_path / 'empty.sqlite3'}"})
-    async with AsyncTestClient(app) as client:
+    async with running_app(app, demo=False) as client:
         response = await client.get("/readyz")
     assert response.status_code == 503
     assert "pending" in response.json()["checks"]["migrations"]

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from litestar import Litestar
 from litestar.connection import ASGIConnection
-from litestar.testing import AsyncTestClient
 
 from tests.conftest import (
+    AppClient,
     ADMIN,
     DEMO_COUNTY,
     NANYANG_VILLAGE,
@@ -19,7 +19,6 @@ from tests.conftest import (
     SHIMEN_TOWN,
     YUNXI_TOWN,
 )
-from tests.notices.conftest import in_app
 from tulou.api import Area, Invalid, Principal
 from tulou.jobs.models import JobOutcome, JobRun
 from tulou.jobs.runner import run_job
@@ -39,18 +38,18 @@ def moment(**delta: float) -> str:
     return (datetime.now(UTC) + timedelta(**delta)).isoformat()
 
 
-async def enable(client: AsyncTestClient, township: str) -> None:
+async def enable(client: AppClient, township: str) -> None:
     response = await client.put(f"/api/v1/areas/{township}/modules/notices", headers=ADMIN)
     assert response.status_code == 201, response.text
 
 
-async def disable(client: AsyncTestClient, township: str) -> None:
+async def disable(client: AppClient, township: str) -> None:
     response = await client.delete(f"/api/v1/areas/{township}/modules/notices", headers=ADMIN)
     assert response.status_code == 200, response.text
 
 
 async def publish(
-    client: AsyncTestClient, area: str, title: str = "停水通知", **fields: Any
+    client: AppClient, area: str, title: str = "停水通知", **fields: Any
 ) -> dict[str, Any]:
     payload = {"title": title, "body": "周三上午九点至十二点停水。", **fields}
     response = await client.post(board(area), json=payload, headers=ADMIN)
@@ -59,7 +58,7 @@ async def publish(
 
 
 async def titles_on(
-    client: AsyncTestClient, area: str, query: str = "", headers: dict[str, str] | None = None
+    client: AppClient, area: str, query: str = "", headers: dict[str, str] | None = None
 ) -> list[str]:
     response = await client.get(board(area) + query, headers=headers)
     assert response.status_code == 200, response.text
@@ -90,7 +89,7 @@ def sign_in_as(app: Litestar, token: str, principal: Principal) -> dict[str, str
 
 
 async def test_routes_answer_not_enabled_until_the_township_enables_the_module(
-    client: AsyncTestClient,
+    client: AppClient,
 ) -> None:
     for response in (
         await client.get(board(YUNXI_TOWN)),
@@ -105,7 +104,7 @@ async def test_routes_answer_not_enabled_until_the_township_enables_the_module(
     assert problem["detail"] == "Module not enabled for this area"
 
 
-async def test_enabling_yunxi_opens_its_boards_and_no_others(client: AsyncTestClient) -> None:
+async def test_enabling_yunxi_opens_its_boards_and_no_others(client: AppClient) -> None:
     await enable(client, YUNXI_TOWN)
     notice = await publish(client, SHANGPING_VILLAGE)
     for area in (YUNXI_TOWN, SHANGPING_VILLAGE):
@@ -117,7 +116,7 @@ async def test_enabling_yunxi_opens_its_boards_and_no_others(client: AsyncTestCl
         assert_problem(response, 404, field="area")
 
 
-async def test_disabling_hides_the_board_and_keeps_its_notices(client: AsyncTestClient) -> None:
+async def test_disabling_hides_the_board_and_keeps_its_notices(client: AppClient) -> None:
     await enable(client, YUNXI_TOWN)
     notice = await publish(client, YUNXI_TOWN, title="秋收安排")
     await disable(client, YUNXI_TOWN)
@@ -131,7 +130,7 @@ async def test_disabling_hides_the_board_and_keeps_its_notices(client: AsyncTest
 
 
 async def test_publishing_needs_a_caller_with_the_publish_permission(
-    client: AsyncTestClient,
+    client: AppClient,
 ) -> None:
     await enable(client, YUNXI_TOWN)
     villager = sign_in_as(
@@ -151,7 +150,7 @@ async def test_publishing_needs_a_caller_with_the_publish_permission(
     assert await titles_on(client, YUNXI_TOWN) == ["停水通知"]
 
 
-async def test_a_village_publisher_manages_only_its_own_board(client: AsyncTestClient) -> None:
+async def test_a_village_publisher_manages_only_its_own_board(client: AppClient) -> None:
     await enable(client, YUNXI_TOWN)
     clerk = sign_in_as(
         client.app,
@@ -183,7 +182,7 @@ async def test_a_village_publisher_manages_only_its_own_board(client: AsyncTestC
 
 
 async def test_a_board_shows_its_own_its_townships_and_its_villages_notices(
-    client: AsyncTestClient,
+    client: AppClient,
 ) -> None:
     await enable(client, YUNXI_TOWN)
     await publish(client, YUNXI_TOWN, title="全镇通知")
@@ -200,7 +199,7 @@ async def test_a_board_shows_its_own_its_townships_and_its_villages_notices(
     )
 
 
-async def test_only_current_notices_are_public(client: AsyncTestClient) -> None:
+async def test_only_current_notices_are_public(client: AppClient) -> None:
     await enable(client, YUNXI_TOWN)
     await publish(client, YUNXI_TOWN, title="长期有效")
     await publish(client, YUNXI_TOWN, title="本周有效", valid_until=moment(days=7))
@@ -228,7 +227,7 @@ async def test_only_current_notices_are_public(client: AsyncTestClient) -> None:
     assert response.json()["status"] == "withdrawn"
 
 
-async def test_times_with_any_offset_compare_as_instants(client: AsyncTestClient) -> None:
+async def test_times_with_any_offset_compare_as_instants(client: AppClient) -> None:
     await enable(client, YUNXI_TOWN)
     beijing = timezone(timedelta(hours=8))
     started = (datetime.now(UTC) - timedelta(minutes=30)).astimezone(beijing).isoformat()
@@ -243,7 +242,7 @@ async def test_times_with_any_offset_compare_as_instants(client: AsyncTestClient
     assert datetime.fromisoformat(fetched["valid_from"]) == datetime.fromisoformat(started)
 
 
-async def test_past_and_withdrawn_notices_are_for_publishers_only(client: AsyncTestClient) -> None:
+async def test_past_and_withdrawn_notices_are_for_publishers_only(client: AppClient) -> None:
     await enable(client, YUNXI_TOWN)
     villager = sign_in_as(
         client.app,
@@ -258,7 +257,7 @@ async def test_past_and_withdrawn_notices_are_for_publishers_only(client: AsyncT
     )
 
 
-async def test_boards_are_paged_newest_first(client: AsyncTestClient) -> None:
+async def test_boards_are_paged_newest_first(client: AppClient) -> None:
     await enable(client, YUNXI_TOWN)
     for days_ago, title in ((3, "三天前"), (1, "一天前"), (2, "两天前")):
         await publish(client, YUNXI_TOWN, title=title, valid_from=moment(days=-days_ago))
@@ -274,7 +273,7 @@ async def test_boards_are_paged_newest_first(client: AsyncTestClient) -> None:
 # -- publishing and withdrawing -------------------------------------------------------
 
 
-async def test_a_published_notice_comes_back_whole(client: AsyncTestClient) -> None:
+async def test_a_published_notice_comes_back_whole(client: AppClient) -> None:
     await enable(client, YUNXI_TOWN)
     until = moment(days=30)
     notice = await publish(
@@ -313,7 +312,7 @@ async def test_a_published_notice_comes_back_whole(client: AsyncTestClient) -> N
     ],
 )
 async def test_a_bad_notice_is_refused_naming_the_field(
-    client: AsyncTestClient, fields: dict[str, Any], field: str
+    client: AppClient, fields: dict[str, Any], field: str
 ) -> None:
     await enable(client, YUNXI_TOWN)
     payload = {
@@ -327,13 +326,13 @@ async def test_a_bad_notice_is_refused_naming_the_field(
     assert await titles_on(client, YUNXI_TOWN, "?include=all", headers=ADMIN) == []
 
 
-async def test_a_malformed_body_is_a_problem_naming_the_field(client: AsyncTestClient) -> None:
+async def test_a_malformed_body_is_a_problem_naming_the_field(client: AppClient) -> None:
     await enable(client, YUNXI_TOWN)
     response = await client.post(board(YUNXI_TOWN), json={"title": 7, "body": "b"}, headers=ADMIN)
     assert_problem(response, 400, field="title")
 
 
-async def test_body_length_limit_defaults_to_5000_characters(client: AsyncTestClient) -> None:
+async def test_body_length_limit_defaults_to_5000_characters(client: AppClient) -> None:
     await enable(client, YUNXI_TOWN)
     await publish(client, YUNXI_TOWN, body="一" * 5000)
     response = await client.post(
@@ -377,7 +376,7 @@ async def test_problem_details_speak_the_callers_language(serve: Callable[..., A
         )
 
 
-async def test_withdrawing_keeps_the_notice_and_can_be_repeated(client: AsyncTestClient) -> None:
+async def test_withdrawing_keeps_the_notice_and_can_be_repeated(client: AppClient) -> None:
     await enable(client, YUNXI_TOWN)
     notice = await publish(client, SHANGPING_VILLAGE)
     for _ in range(2):
@@ -393,14 +392,14 @@ async def test_withdrawing_keeps_the_notice_and_can_be_repeated(client: AsyncTes
     )
 
 
-async def test_notices_go_to_villages_and_townships_only(client: AsyncTestClient) -> None:
+async def test_notices_go_to_villages_and_townships_only(client: AppClient) -> None:
     async def publish_to_county() -> None:
         county = await Area.get(code=DEMO_COUNTY)
         draft = service.NoticeDraft(title="t", body="b")
         await service.publish_notice(county, draft, publisher="x", max_body_length=10)
 
     with pytest.raises(Invalid) as refused:
-        in_app(client, publish_to_county)
+        await publish_to_county()
     assert refused.value.field == "area"
     response = await client.post(
         board(DEMO_COUNTY), json={"title": "t", "body": "b"}, headers=ADMIN
@@ -416,7 +415,7 @@ async def notice_states() -> dict[int, tuple[NoticeStatus, datetime]]:
 
 
 async def test_archive_job_archives_ended_notices_where_the_module_is_on(
-    client: AsyncTestClient,
+    client: AppClient,
 ) -> None:
     platform = client.app.state.platform
     (job,) = [job for job in platform.registry.jobs["notices"] if job.id == "archive_expired"]
@@ -439,12 +438,12 @@ async def test_archive_job_archives_ended_notices_where_the_module_is_on(
             await Area.get(code=NANYANG_VILLAGE), draft, publisher="x", max_body_length=100
         )
 
-    elsewhere = in_app(client, publish_in_shimen)
+    elsewhere = await publish_in_shimen()
 
-    runs = in_app(client, lambda: run_job(platform, "notices", job))
+    runs = await run_job(platform, "notices", job)
 
     assert [(run.area_code, run.outcome) for run in runs] == [(YUNXI_TOWN, JobOutcome.SUCCEEDED)]
-    after_first = in_app(client, notice_states)
+    after_first = await notice_states()
     assert {id: status for id, (status, _) in after_first.items()} == {
         town_ended["id"]: NoticeStatus.ARCHIVED,
         village_ended["id"]: NoticeStatus.ARCHIVED,
@@ -452,19 +451,16 @@ async def test_archive_job_archives_ended_notices_where_the_module_is_on(
         withdrawn["id"]: NoticeStatus.WITHDRAWN,
         elsewhere.id: NoticeStatus.PUBLISHED,
     }
-    in_app(client, lambda: run_job(platform, "notices", job))
-    assert in_app(client, notice_states) == after_first
-    recorded = in_app(
-        client,
-        lambda: JobRun.filter(job_id="notices.archive_expired").values_list("area_code", "outcome"),
-    )
+    await run_job(platform, "notices", job)
+    assert await notice_states() == after_first
+    recorded = await JobRun.filter(job_id="notices.archive_expired").values_list("area_code", "outcome")
     assert recorded == [(YUNXI_TOWN, JobOutcome.SUCCEEDED)] * 2
 
 
 # -- how the core lists the plugin ----------------------------------------------------
 
 
-async def test_the_plugin_listing_is_translated(client: AsyncTestClient) -> None:
+async def test_the_plugin_listing_is_translated(client: AppClient) -> None:
     listings = {}
     for lang in ("zh_CN", "en"):
         plugins = (await client.get(f"/api/v1/plugins?lang={lang}")).json()

@@ -23,7 +23,6 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from litestar import Litestar
-from litestar.testing import AsyncTestClient
 
 from tests.conftest import (
     ADMIN,
@@ -33,9 +32,10 @@ from tests.conftest import (
     SHANGPING_VILLAGE,
     TEST_DATABASE,
     YUNXI_TOWN,
-    _pg_execute,
-    _with_database,
-    load_demo,
+    pg_execute,
+    with_database,
+    AppClient,
+    running_app,
 )
 from tests.plugins.fake_plugins import (
     AreaInQuery,
@@ -66,15 +66,14 @@ async def running(
     plugins: list[object],
     enable: list[str] | None = None,
     **overrides: Any,
-) -> AsyncIterator[AsyncTestClient]:
+) -> AsyncIterator[AppClient]:
     """An app with exactly ``plugins`` and the demo county.
 
     The modules named in ``enable`` (default: every plugin still usable) are switched on
     in Yunxi Town.
     """
     app = make_app(plugins=plugins, **overrides)
-    async with AsyncTestClient(app) as client:
-        await load_demo(app)
+    async with running_app(app) as client:
         usable = [record.name for record in app.state.platform.plugins.usable()]
         for name in usable if enable is None else enable:
             response = await client.put(f"/api/v1/areas/{YUNXI_TOWN}/modules/{name}", headers=ADMIN)
@@ -82,14 +81,14 @@ async def running(
         yield client
 
 
-async def plugin_states(client: AsyncTestClient) -> dict[str, dict[str, Any]]:
+async def plugin_states(client: AppClient) -> dict[str, dict[str, Any]]:
     response = await client.get("/api/v1/plugins")
     assert response.status_code == 200
     return {plugin["name"]: plugin for plugin in response.json()}
 
 
 async def wait_for_status(
-    client: AsyncTestClient, name: str, status: str, within: float = 5.0
+    client: AppClient, name: str, status: str, within: float = 5.0
 ) -> dict[str, Any]:
     """The plugin's listing once it reaches ``status``, or as it is when ``within`` runs out."""
     deadline = time.monotonic() + within
@@ -101,7 +100,7 @@ async def wait_for_status(
 
 
 async def hello(
-    client: AsyncTestClient, plugin: str, area: str = SHANGPING_VILLAGE
+    client: AppClient, plugin: str, area: str = SHANGPING_VILLAGE
 ) -> httpx.Response:
     return await client.get(f"/api/v1/{plugin}/areas/{area}/hello")
 
@@ -275,15 +274,9 @@ async def test_readyz_reports_failed_plugins_but_stays_ready(make_app: Any) -> N
         assert plugins["healthy"] == {"status": "active", "reason": None}
 
 
-# Core bugs found while writing these tests: each test states the expected behaviour and
-# is a strict xfail, so it turns into a failure (remove the marker) once the bug is fixed.
+# Found as core bugs while these tests were written, and fixed since.
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: build_settings() instantiates each section outside its try (settings.py), "
-    "so one plugin's section without defaults stops the whole platform",
-)
 async def test_a_settings_section_without_defaults_fails_only_that_plugin(make_app: Any) -> None:
     async with running(make_app, [SettingWithoutDefault(), Healthy()]) as client:
         states = await plugin_states(client)
@@ -292,24 +285,12 @@ async def test_a_settings_section_without_defaults_fails_only_that_plugin(make_a
         assert (await hello(client, "healthy")).status_code == 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: a plugin named like a core settings section (jobs, web, database, "
-    "plugins...) replaces that section in build_settings()",
-)
 def test_a_plugin_cannot_replace_a_core_settings_section(make_app: Any) -> None:
-    # Not started: with the bug, the lifespan dies after opening the database and leaves
-    # Tortoise's process-wide context behind for the tests that follow.
     platform = make_app(plugins=[NamedLikeACoreSection(), Healthy()]).state.platform
     assert platform.settings.jobs.enabled is False  # the core's section, as the fixture set it
     assert platform.plugins.get("jobs").status.value == "failed"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: collect_registrations() route-checks plugins that already failed "
-    "and overwrites their first reason (registry.py)",
-)
 async def test_a_failed_plugin_keeps_its_first_reason(make_app: Any) -> None:
     async with running(make_app, [FailsTwice(), Healthy()]) as client:
         state = (await plugin_states(client))["twofold"]
@@ -337,9 +318,9 @@ def server_database(
     if ON_POSTGRES:
         name = f"tulou_srv_{uuid.uuid4().hex[:12]}"
         template = urlsplit(template_database).path.lstrip("/")
-        asyncio.run(_pg_execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-        yield _with_database(TEST_DATABASE, name)
-        asyncio.run(_pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(pg_execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+        yield with_database(TEST_DATABASE, name)
+        asyncio.run(pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     else:
         copy = tmp_path_factory.mktemp("server-db") / "tulou.sqlite3"
         shutil.copyfile(template_database.removeprefix("sqlite://"), copy)

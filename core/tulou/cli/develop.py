@@ -21,9 +21,11 @@ TORTOISE_ORM: dict[str, Any] = {}
 def makemigrations(apps: tuple[str, ...], name: str | None) -> None:
     """Write migrations for changed models of the core (``tulou``) or the named plugins.
 
-    Generate the core's before a plugin's, so the plugin's first migration depends on it.
+    The core's app is always loaded (plugin models point at ``tulou.Area``); with no
+    model changes it gets no new migration.
     """
     global TORTOISE_ORM
     TORTOISE_ORM = tortoise_config("sqlite://:memory:", build_platform().registry.models)
     context = tortoise_cli.CLIContext(config=f"{__name__}.TORTOISE_ORM", config_file=None)
-    asyncio.run(tortoise_cli.makemigrations(context, apps, False, name))
+    labels = ("tulou", *(app for app in apps if app != "tulou")) if apps else ()
+    asyncio.run(tortoise_cli.makemigrations(context, labels, False, name))

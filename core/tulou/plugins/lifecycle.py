@@ -12,16 +12,15 @@ import asyncio
 import inspect
 import logging
 import threading
-from collections.abc import Callable
 from typing import Any
 
 from tulou.platform import Platform
-from tulou.plugins.manager import PluginStatus, describe_error
+from tulou.plugins.manager import HookCall, PluginStatus, describe_error
 
 log = logging.getLogger(__name__)
 
 
-def _in_daemon_thread(function: Callable[..., Any], **kwargs: Any) -> asyncio.Future[Any]:
+def _in_daemon_thread(function: HookCall, **kwargs: Any) -> asyncio.Future[Any]:
     loop = asyncio.get_running_loop()
     future: asyncio.Future[Any] = loop.create_future()
 
@@ -33,7 +32,7 @@ def _in_daemon_thread(function: Callable[..., Any], **kwargs: Any) -> asyncio.Fu
         else:
             loop.call_soon_threadsafe(_settle, future, result, None)
 
-    threading.Thread(target=run, name=f"tulou-hook-{function.__name__}", daemon=True).start()
+    threading.Thread(target=run, name=f"tulou-hook-{function.function.__name__}", daemon=True).start()
     return future
 
 
@@ -46,13 +45,13 @@ def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | Non
         future.set_result(result)
 
 
-def _call(function: Callable[..., Any], **kwargs: Any) -> asyncio.Future[Any]:
-    if inspect.iscoroutinefunction(function):
+def _call(function: HookCall, **kwargs: Any) -> asyncio.Future[Any]:
+    if function.is_async:
         return asyncio.ensure_future(function(**kwargs))
     return _in_daemon_thread(function, **kwargs)
 
 
-async def _supervise(platform: Platform, name: str, function: Callable[..., Any], app: Any) -> None:
+async def _supervise(platform: Platform, name: str, function: HookCall, app: Any) -> None:
     runtime = platform.settings.plugin_runtime
     record = platform.plugins.records[name]
     try:

@@ -142,13 +142,13 @@ class PluginManager:
 
     # -- calling hooks -------------------------------------------------------------
 
-    def implementations(self, hook_name: str) -> Iterator[tuple[str, Callable[..., Any]]]:
+    def implementations(self, hook_name: str) -> Iterator[tuple[str, HookCall]]:
         """Each (plugin name, implementation) of a hook, for plugins still usable."""
         hook = getattr(self._pm.hook, hook_name)
         for impl in list(hook.get_hookimpls()):
             name = self._pm.get_name(impl.plugin)
             if name is not None and self.records[name].usable:
-                yield name, impl.function
+                yield name, HookCall(impl.function, tuple(impl.argnames))
 
     def collect(self, hook_name: str, make_register: Callable[[str], Callable[..., None]]) -> None:
         """Call a ``register_*`` hook on every plugin, each with its own register callback.
@@ -156,9 +156,9 @@ class PluginManager:
         ``make_register(plugin_name)`` builds the callback; anything it or the
         implementation raises marks that plugin failed.
         """
-        for name, function in list(self.implementations(hook_name)):
+        for name, call in list(self.implementations(hook_name)):
             try:
-                result = function(register=make_register(name))
+                result = call(register=make_register(name))
                 if inspect.isawaitable(result):
                     raise TypeError(f"{hook_name} must not be async")
             except Exception as error:  # noqa: BLE001 - foreign code
@@ -166,10 +166,25 @@ class PluginManager:
 
     def call_one(self, plugin_name: str, hook_name: str, **kwargs: Any) -> Any:
         """Call one plugin's implementation of a hook (``None`` if it has none)."""
-        for name, function in self.implementations(hook_name):
+        for name, call in self.implementations(hook_name):
             if name == plugin_name:
-                return function(**kwargs)
+                return call(**kwargs)
         return None
+
+
+@dataclass(frozen=True)
+class HookCall:
+    """One implementation, called with just the arguments it asks for, as pluggy allows."""
+
+    function: Callable[..., Any]
+    argnames: tuple[str, ...]
+
+    @property
+    def is_async(self) -> bool:
+        return inspect.iscoroutinefunction(self.function)
+
+    def __call__(self, **kwargs: Any) -> Any:
+        return self.function(**{name: kwargs[name] for name in self.argnames})
 
 
 def describe_error(error: BaseException) -> str:

@@ -9,7 +9,20 @@ from dataclasses import dataclass
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
+from tulou.settings import CoreSettings
+
 PLUGIN_NAME = re.compile(r"^[a-z][a-z0-9_]{1,30}$")
+
+#: Path segments under /api/v1/ that the core and its standards use or will use.
+CORE_API_SEGMENTS = frozenset(
+    {"areas", "plugins", "modules", "auth", "me", "audit", "organisations", "people", "households",
+     "accounts", "roles", "clients", "datasets", "devices", "device_models", "telemetry", "console", "jobs"}
+)
+
+
+def reserved_names() -> frozenset[str]:
+    """Names a plugin cannot take: its routes or settings section would shadow the core's."""
+    return CORE_API_SEGMENTS | frozenset(CoreSettings.model_fields) | {"tulou", "core"}
 
 
 class ActivationPolicy(str, enum.Enum):
@@ -45,6 +58,8 @@ class PluginManifest:
         found: list[str] = []
         if not PLUGIN_NAME.match(self.name):
             found.append(f"name {self.name!r} must be 2-31 lower-case letters, digits or '_'")
+        elif self.name in reserved_names():
+            found.append(f"name {self.name!r} is reserved by the core")
         try:
             Version(self.version)
         except ValueError:

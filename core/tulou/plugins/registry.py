@@ -12,7 +12,7 @@ from typing import Any
 
 from litestar import Router
 from litestar.types import ControllerRouterHandler
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from tortoise.models import Model
 
 from tulou.jobs.job import Job
@@ -25,6 +25,10 @@ from tulou.plugins.registrations import (
     Permission,
     TranslationsDirectory,
 )
+
+
+#: Litestar adds this handler to every path itself; it takes no area and needs none.
+LITESTAR_OPTIONS_HANDLER = "HTTPRoute.create_options_handler.<locals>.options_handler"
 
 
 class RegistrationError(ValueError):
@@ -57,6 +61,10 @@ def collect_settings_sections(manager: PluginManager, registry: Registry) -> Non
         def register(model: type[BaseModel]) -> None:
             if not (isinstance(model, type) and issubclass(model, BaseModel)):
                 raise RegistrationError("settings section must be a pydantic BaseModel class")
+            try:
+                model()
+            except ValidationError as error:
+                raise RegistrationError(f"every settings field needs a default: {error.errors()[0]['loc']}") from None
             registry.settings_sections[plugin] = model
 
         return register
@@ -78,6 +86,7 @@ def collect_registrations(manager: PluginManager, registry: Registry) -> Registr
         ("register_device_models", registry.device_models),
     ):
         manager.collect(hook, lambda plugin, target=target: target[plugin].append)
+    _drop_failed(manager, registry)
     for plugin, handlers in list(registry.routes.items()):
         try:
             check_routes(plugin, handlers)
@@ -157,7 +166,7 @@ def check_routes(plugin: str, handlers: list[ControllerRouterHandler]) -> None:
     router = Router(path=f"/{plugin}", route_handlers=handlers)
     for route in router.routes:
         for handler in getattr(route, "route_handlers", []):
-            if handler.http_methods == {"OPTIONS"}:  # added by Litestar itself
+            if handler.fn.__qualname__ == LITESTAR_OPTIONS_HANDLER:
                 continue
             if "area" not in inspect.signature(handler.fn).parameters:
                 raise RegistrationError(

@@ -20,10 +20,10 @@ log = logging.getLogger(__name__)
 def lifespan_for(platform: Platform):  # noqa: ANN201 - a Litestar lifespan factory
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        await open_database(platform.db_config)
         runner = JobRunner(platform) if platform.settings.jobs.enabled else None
         startups: list[asyncio.Task[None]] = []
         try:
+            await open_database(platform.db_config)
             try:
                 await platform.activations.reload()
             except Exception as error:  # noqa: BLE001 - not migrated yet: /readyz says so

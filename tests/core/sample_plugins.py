@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 from litestar import get, post
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from datetime import timedelta
 
@@ -33,15 +35,15 @@ class SamplePlugin:
         plugin = self.name
 
         @get("/areas/{area:str}/hello", operation_id=f"{plugin}_hello")
-        async def hello(area: str) -> dict[str, str]:
+        async def hello(area: FromPath[str]) -> dict[str, str]:
             return {"plugin": plugin, "area": area}
 
         @get("/crash", operation_id=f"{plugin}_crash")
-        async def crash(area: str) -> None:
+        async def crash(area: FromQuery[str]) -> None:
             raise RuntimeError("secret internal detail")
 
         @post("/areas/{area:str}/echo", operation_id=f"{plugin}_echo")
-        async def echo(area: str, data: dict[str, Any]) -> dict[str, Any]:
+        async def echo(area: FromPath[str], data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
             return data
 
         register(hello)
@@ -66,3 +68,25 @@ class SamplePlugin:
     @hookimpl
     def module_disabled(self, area: Area, actor: str) -> None:
         self.disabled.append(area.code)
+
+
+class Reading(msgspec.Struct):
+    title: str
+    count: int
+
+
+@post("/areas/{area:str}/readings", operation_id="bodies_reading")
+async def reading(area: FromPath[str], data: JSONBody[Reading]) -> dict[str, int]:
+    return {"count": data.count}
+
+
+class BodyPlugin:
+    """A required plugin with one route taking a typed JSON body."""
+
+    @hookimpl
+    def plugin_manifest(self) -> PluginManifest:
+        return PluginManifest(name="bodies", version="1.0.0", title="bodies", activation=ActivationPolicy.REQUIRED)
+
+    @hookimpl
+    def register_routes(self, register: Any) -> None:
+        register(reading)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.conftest import YUNXI_TOWN, running_app
-from tests.core.sample_plugins import SamplePlugin
+from tests.core.sample_plugins import BodyPlugin, SamplePlugin
 from tulou.api import ActivationPolicy
 
 REQUIRED = ActivationPolicy.REQUIRED
@@ -102,3 +102,14 @@ async def test_plugins_endpoint_lists_manifest_and_status(serve: Any) -> None:
             "permissions": [], "jobs": ["sample.tick"], "console_pages": [],
         }
     ]
+
+
+async def test_body_errors_name_the_field_inside_the_body(serve: Any) -> None:
+    url = f"/api/v1/bodies/areas/{YUNXI_TOWN}/readings"
+    async with serve(plugins=[BodyPlugin()]) as client:
+        missing = await client.post(url, json={"count": 1})
+        wrong = await client.post(url, json={"title": "t", "count": "many"})
+        fine = await client.post(url, json={"title": "t", "count": 2})
+    assert missing.status_code == 400 and missing.json()["errors"][0]["field"] == "title"
+    assert wrong.status_code == 400 and wrong.json()["errors"][0]["field"] == "count"
+    assert fine.status_code == 201

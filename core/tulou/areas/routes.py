@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from litestar import Controller, get
-from litestar.params import FromPath, Parameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 
 from tulou.areas import service
 from tulou.areas.codes import AreaLevel
@@ -21,12 +21,12 @@ class AreaController(Controller):
     @get("/", summary="List areas, flat (paged) or as a tree")
     async def list_areas(
         self,
-        parent: str | None = Parameter(default=None, description="only direct children of this code"),
-        level: AreaLevel | None = Parameter(default=None),
-        within: str | None = Parameter(default=None, description="only this area's subtree"),
-        view: Literal["flat", "tree"] = Parameter(default="flat", query="format"),
-        limit: int = Parameter(default=200, ge=1),
-        offset: int = Parameter(default=0, ge=0),
+        parent: Annotated[str | None, QueryParameter(description="only direct children of this code")] = None,
+        level: FromQuery[AreaLevel | None] = None,
+        within: Annotated[str | None, QueryParameter(description="only this area's subtree")] = None,
+        view: Annotated[Literal["flat", "tree"], QueryParameter(name="format")] = "flat",
+        limit: Annotated[int, QueryParameter(ge=1)] = 200,
+        offset: Annotated[int, QueryParameter(ge=0)] = 0,
     ) -> Page | list[AreaNode]:
         query = service.query_areas(parent=parent, level=level, within=within)
         if view == "tree":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from litestar import Request, Response
@@ -57,13 +58,32 @@ def on_problem(request: Request, error: Problem) -> Response[dict[str, Any]]:
 
 def on_validation_error(request: Request, error: ValidationException) -> Response[dict[str, Any]]:
     errors = [
-        {"field": item.get("key"), "source": item.get("source"), "message": item.get("message")}
+        {"field": _field_of(item), "source": item.get("source"), "message": item.get("message")}
         for item in (error.extra if isinstance(error.extra, list) else [])
         if isinstance(item, dict)
     ]
     fields = ", ".join(str(e["field"]) for e in errors if e["field"])
     detail = _("Invalid request: %(fields)s") % {"fields": fields or error.detail}
     return problem_response(request, 400, detail, "validation", errors)
+
+
+BODY_PATH = re.compile(r"at `\$\.([^`]+)`")
+MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
+
+
+def _field_of(item: dict[str, Any]) -> str | None:
+    """The body field a decoding error is about (``title``, ``items[0].name``), not just ``data``.
+
+    msgspec names it only in the message: "... - at `$.title`" or "missing required field `title`".
+    """
+    key = item.get("key")
+    message = str(item.get("message") or "")
+    if item.get("source") != "body" and key != "data":
+        return key
+    path = BODY_PATH.search(message)
+    missing = MISSING_FIELD.search(message)
+    parts = [match.group(1) for match in (path, missing) if match]
+    return ".".join(parts) if parts else key
 
 
 def on_http_error(request: Request, error: HTTPException) -> Response[dict[str, Any]]:

@@ -13,7 +13,7 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -84,9 +84,9 @@ def template_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
         asyncio.run(pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-@pytest.fixture
-def database_url(template_database: str, tmp_path: Path) -> Iterator[str]:
-    """A fresh copy of the migrated template for this test alone."""
+@contextmanager
+def copy_of_template(template_database: str, directory: Path) -> Iterator[str]:
+    """A fresh copy of the migrated template, dropped afterwards on PostgreSQL."""
     if ON_POSTGRES:
         name = f"tulou_t_{uuid.uuid4().hex[:12]}"
         template = urlsplit(template_database).path.lstrip("/")
@@ -94,9 +94,16 @@ def database_url(template_database: str, tmp_path: Path) -> Iterator[str]:
         yield with_database(TEST_DATABASE, name)
         asyncio.run(pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     else:
-        copy = tmp_path / "tulou.sqlite3"
+        copy = directory / "tulou.sqlite3"
         shutil.copyfile(template_database.removeprefix("sqlite://"), copy)
         yield f"sqlite://{copy}"
+
+
+@pytest.fixture
+def database_url(template_database: str, tmp_path: Path) -> Iterator[str]:
+    """A fresh copy of the migrated template for this test alone."""
+    with copy_of_template(template_database, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

@@ -11,14 +11,11 @@ import asyncio
 import json
 import logging
 import os
-import shutil
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -28,13 +25,10 @@ from tests.conftest import (
     ADMIN,
     ADMIN_TOKEN,
     NANYANG_VILLAGE,
-    ON_POSTGRES,
     SHANGPING_VILLAGE,
-    TEST_DATABASE,
     YUNXI_TOWN,
-    pg_execute,
-    with_database,
     AppClient,
+    copy_of_template,
     running_app,
 )
 from tests.plugins.fake_plugins import (
@@ -315,16 +309,8 @@ def server_database(
     template_database: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """A migrated database for the server alone, copied from the session's template."""
-    if ON_POSTGRES:
-        name = f"tulou_srv_{uuid.uuid4().hex[:12]}"
-        template = urlsplit(template_database).path.lstrip("/")
-        asyncio.run(pg_execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-        yield with_database(TEST_DATABASE, name)
-        asyncio.run(pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    else:
-        copy = tmp_path_factory.mktemp("server-db") / "tulou.sqlite3"
-        shutil.copyfile(template_database.removeprefix("sqlite://"), copy)
-        yield f"sqlite://{copy}"
+    with copy_of_template(template_database, tmp_path_factory.mktemp("server-db")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -74,3 +74,19 @@ async def test_two_runners_on_one_database_schedule_once(serve: Any) -> None:
         finally:
             await first.stop()
             await second.stop()
+
+
+def test_a_job_needs_one_valid_schedule() -> None:
+    from datetime import timedelta
+
+    from tulou.jobs.job import Job
+
+    async def work() -> None: ...
+
+    with pytest.raises(ValueError, match="exactly one"):
+        Job(id="both", func=work, every=timedelta(minutes=1), cron="* * * * *")
+    with pytest.raises(ValueError):
+        Job(id="bad_cron", func=work, cron="61 * * * *")
+    with pytest.raises(ValueError, match="positive"):
+        Job(id="never", func=work, every=timedelta(0))
+    assert Job(id="nightly", func=work, cron="0 2 * * *").cron == "0 2 * * *"

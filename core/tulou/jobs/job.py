@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from apscheduler.triggers.cron import CronTrigger
+
 JOB_ID = re.compile(r"^[a-z][a-z0-9_]{1,60}$")
 
 
@@ -31,3 +33,7 @@ class Job:
             raise ValueError(f"job id {self.id!r} must be lower-case letters, digits or '_'")
         if (self.every is None) == (self.cron is None):
             raise ValueError(f"job {self.id!r} needs exactly one of every= or cron=")
+        if self.every is not None and self.every.total_seconds() <= 0:
+            raise ValueError(f"job {self.id!r}: every= must be positive")
+        if self.cron is not None:
+            CronTrigger.from_crontab(self.cron)  # raises ValueError naming the bad field

@@ -7,15 +7,28 @@ final settings class is assembled after plugins are discovered: see
 
 from __future__ import annotations
 
+import base64
+import re
 import secrets
+import string
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, create_model, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    create_model,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "TULOU_"
+KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
 class DatabaseSettings(BaseModel):
@@ -52,6 +65,119 @@ class JobSettings(BaseModel):
     enabled: bool = True
 
 
+def decode_base64url(text: str) -> bytes:
+    """Standard or URL-safe base64, padding optional: operators paste keys made either way."""
+    normalised = text.strip().replace("+", "-").replace("/", "_").rstrip("=")
+    padded = normalised + "=" * (-len(normalised) % 4)
+    return base64.b64decode(padded, altchars=b"-_", validate=True)
+
+
+def parse_key(text: str) -> bytes:
+    """A 32-byte key written as 64 hex digits or as base64."""
+    text = text.strip()
+    try:
+        is_hex = len(text) == 64 and all(char in string.hexdigits for char in text)
+        key = bytes.fromhex(text) if is_hex else decode_base64url(text)
+    except ValueError:
+        raise ValueError("is neither base64 nor hex") from None
+    if len(key) != 32:
+        raise ValueError(f"must be 32 bytes, not {len(key)}")
+    return key
+
+
+def parse_keyring(text: str) -> dict[str, bytes]:
+    """``"id1:key1,id2:key2"`` to ``{"id1": b"...", "id2": b"..."}``."""
+    ring: dict[str, bytes] = {}
+    for entry in filter(None, (part.strip() for part in text.split(","))):
+        key_id, separator, key = entry.partition(":")
+        if not separator or not KEY_ID.fullmatch(key_id):
+            raise ValueError(
+                "each entry must be key-id:base64-key, "
+                "the key id at most 32 letters, digits, - or _"
+            )
+        if key_id in ring:
+            raise ValueError(f"key id {key_id} appears twice")
+        try:
+            ring[key_id] = parse_key(key)
+        except ValueError as error:
+            raise ValueError(f"key {key_id} {error}") from None
+    if not ring:
+        raise ValueError("names no key")
+    return ring
+
+
+class IdentitySettings(BaseModel):
+    """Keys for personal data at rest (resident ID, phone).
+
+    The encryption keys are a ring so that a new key can take over while values
+    written under an old one still decrypt; the blind-index key makes exact lookup
+    possible without decrypting. Either all are set or none: then personal data
+    cannot be stored at all, rather than stored in clear.
+    """
+
+    model_config = ConfigDict(validate_default=True)
+
+    encryption_keys: SecretStr | None = None
+    active_key: str | None = None
+    blind_index_key: SecretStr | None = None
+
+    @field_validator("encryption_keys", "active_key", "blind_index_key", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("encryption_keys")
+    @classmethod
+    def _keyring_format(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_keyring(value.get_secret_value())
+        return value
+
+    @field_validator("active_key")
+    @classmethod
+    def _active_key_in_ring(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if "encryption_keys" not in info.data:  # its own error is the one to report
+            return value
+        keys: SecretStr | None = info.data["encryption_keys"]
+        ring = parse_keyring(keys.get_secret_value()) if keys else {}
+        if value is None and len(ring) > 1:
+            raise ValueError("must name the key to encrypt with when there are several")
+        if value is None:
+            return next(iter(ring), None)
+        if value not in ring:
+            raise ValueError("is not a key id in TULOU_IDENTITY__ENCRYPTION_KEYS")
+        return value
+
+    @field_validator("blind_index_key")
+    @classmethod
+    def _blind_index_key_with_the_ring(
+        cls, value: SecretStr | None, info: ValidationInfo
+    ) -> SecretStr | None:
+        if value is not None:
+            parse_key(value.get_secret_value())
+        if "encryption_keys" not in info.data:  # its own error is the one to report
+            return value
+        if (info.data["encryption_keys"] is None) != (value is None):
+            raise ValueError(
+                "set it together with TULOU_IDENTITY__ENCRYPTION_KEYS, or neither "
+                "(tulou identity new-keys)"
+            )
+        return value
+
+    @property
+    def configured(self) -> bool:
+        return self.encryption_keys is not None and self.blind_index_key is not None
+
+    def keyring(self) -> dict[str, bytes]:
+        """The encryption keys by id; empty when none are configured."""
+        if self.encryption_keys is None:
+            return {}
+        return parse_keyring(self.encryption_keys.get_secret_value())
+
+    def blind_index_secret(self) -> bytes | None:
+        return parse_key(self.blind_index_key.get_secret_value()) if self.blind_index_key else None
+
+
 def _split_names(value: Any) -> Any:
     """``"a, b"`` to ``["a", "b"]``; an empty variable counts as unset, not as "no plugins"."""
     if isinstance(value, str):
@@ -83,6 +209,7 @@ class CoreSettings(BaseSettings):
     plugin_runtime: PluginRuntimeSettings = PluginRuntimeSettings()
     web: WebSettings = WebSettings()
     jobs: JobSettings = JobSettings()
+    identity: IdentitySettings = IdentitySettings()
 
     _split_plugins = field_validator("plugins", "disable_plugins", mode="before")(
         classmethod(lambda cls, value: _split_names(value))
@@ -126,14 +253,33 @@ def build_settings(
     try:
         return settings_class(**overrides)
     except ValidationError as error:
-        raise SettingsError(describe_validation_error(error)) from None
+        raise SettingsError(describe_validation_error(error, settings_class)) from None
 
 
-def describe_validation_error(error: ValidationError) -> str:
-    """Name the environment variable behind the first error, e.g. ``TULOU_WEB__WORKERS``."""
+def describe_validation_error(error: ValidationError, model: type[BaseModel] = CoreSettings) -> str:
+    """Name the environment variable behind the first error, e.g. ``TULOU_WEB__WORKERS``.
+
+    The bad value is shown too, except for secrets, which would end up in logs.
+    """
     first = error.errors()[0]
     variable = ENV_PREFIX + "__".join(str(part) for part in first["loc"]).upper()
+    if _is_secret(model, first["loc"]):
+        return f"{variable}: {first['msg']}"
     return f"{variable}: {first['msg']} (got {first.get('input')!r})"
+
+
+def _is_secret(model: type[BaseModel], location: tuple[int | str, ...]) -> bool:
+    """Whether the field at ``location`` (``("identity", "blind_index_key")``) holds a secret."""
+    for part in location:
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return False
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+            continue
+        return annotation is SecretStr or SecretStr in get_args(annotation)
+    return False
 
 
 def mask_url(url: str) -> str:

@@ -16,6 +16,7 @@ from tulou.cli.areas import areas, demo
 from tulou.cli.config import config
 from tulou.cli.database import migrate
 from tulou.cli.develop import makemigrations
+from tulou.cli.identity import identity
 from tulou.cli.plugins import plugins
 from tulou.cli.serve import admin_token, serve
 from tulou.errors import Problem
@@ -50,7 +51,7 @@ def cli() -> None:
     """Tulou: the shared core of a county's smart-village systems."""
 
 
-for command in (serve, migrate, makemigrations, demo, areas, plugins, config, admin_token):
+for command in (serve, migrate, makemigrations, demo, areas, plugins, config, admin_token, identity):
     cli.add_command(command)
 
 

@@ -48,6 +48,7 @@ run: install
 	$(BIN)/tulou migrate
 	$(BIN)/tulou demo
 	@$(BIN)/tulou admin-token
+	@$(BIN)/tulou identity new-keys
 	$(BIN)/tulou serve
 
 test: install

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from tulou.cli.areas import areas, demo
+from tulou.cli.audit import audit
 from tulou.cli.config import config
 from tulou.cli.database import migrate
 from tulou.cli.develop import makemigrations
@@ -51,7 +52,7 @@ def cli() -> None:
     """Tulou: the shared core of a county's smart-village systems."""
 
 
-for command in (serve, migrate, makemigrations, demo, areas, plugins, config, admin_token, identity):
+for command in (serve, migrate, makemigrations, demo, areas, audit, plugins, config, admin_token, identity):
     cli.add_command(command)
 
 

@@ -9,6 +9,7 @@ from tortoise.transactions import in_transaction
 
 from tulou.areas.codes import AreaLevel
 from tulou.areas.models import Area
+from tulou.audit.service import record_audit
 from tulou.errors import Conflict, Invalid, NotFound
 from tulou.i18n import gettext as _
 from tulou.modules.models import ActivationAction, ActivationEvent, ModuleActivation
@@ -62,6 +63,7 @@ async def activate_module(platform: Platform, code: str, plugin: str, actor: str
     async with in_transaction():
         await ModuleActivation.create(area=area, plugin=plugin, enabled_by=actor)
         await ActivationEvent.create(area=area, plugin=plugin, action=ActivationAction.ENABLED, actor=actor)
+        await _audit(actor, ActivationAction.ENABLED, area, plugin)
         await _run_hook(platform, plugin, "module_enabled", area=area, actor=actor)
     platform.activations.invalidate()
     return True
@@ -78,6 +80,7 @@ async def deactivate_module(platform: Platform, code: str, plugin: str, actor: s
         if not deleted:
             return False
         await ActivationEvent.create(area=area, plugin=plugin, action=ActivationAction.DISABLED, actor=actor)
+        await _audit(actor, ActivationAction.DISABLED, area, plugin)
         await _run_hook(platform, plugin, "module_disabled", area=area, actor=actor)
     platform.activations.invalidate()
     return True
@@ -88,8 +91,17 @@ async def activate_automatic_modules(platform: Platform, area: Area, actor: str)
     for record in platform.modules_with_policy(ActivationPolicy.AUTOMATIC):
         await ModuleActivation.create(area=area, plugin=record.name, enabled_by=actor)
         await ActivationEvent.create(area=area, plugin=record.name, action=ActivationAction.ENABLED, actor=actor)
+        await _audit(actor, ActivationAction.ENABLED, area, record.name, automatic=True)
         await _run_hook(platform, record.name, "module_enabled", area=area, actor=actor)
     platform.activations.invalidate()
+
+
+async def _audit(actor: str, action: ActivationAction, area: Area, plugin: str, automatic: bool = False) -> None:
+    """Record the switch in the audit log, in the caller's transaction."""
+    await record_audit(
+        actor, f"module.{action.value}", area_code=area.code, target_type="module", target_id=plugin,
+        detail={"automatic": True} if automatic else None,
+    )
 
 
 async def _run_hook(platform: Platform, plugin: str, hook: str, **kwargs: Any) -> None:

@@ -13,6 +13,7 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from tulou import __version__
 from tulou.areas.routes import AreaController
+from tulou.audit.routes import AuditController
 from tulou.i18n import install
 from tulou.logs import configure_logging
 from tulou.modules.gate import PLUGIN_OPT, module_gate
@@ -53,7 +54,7 @@ def create_app(plugins: list[object] | None = None, platform: Platform | None = 
     install(platform.catalogs)
     prometheus = PrometheusConfig(app_name="tulou", group_path=True)
     app = Litestar(
-        route_handlers=[healthz, readyz, AreaController, ModuleController, PluginController, PrometheusController],
+        route_handlers=[healthz, readyz, AreaController, AuditController, ModuleController, PluginController, PrometheusController],
         plugins=[PluginRoutes(platform)],
         lifespan=[lifespan_for(platform)],
         middleware=[prometheus.middleware],

@@ -1,0 +1,148 @@
+"""Appending to the audit log, verifying its chain, and reading it within a caller's scope."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
+from tortoise.transactions import in_transaction
+
+from tulou.areas.codes import SIGNIFICANT_DIGITS, level_of
+from tulou.areas.service import valid_code
+from tulou.audit.chain import GENESIS_HASH, HASHED_FIELDS, entry_hash
+from tulou.audit.models import AuditEntry, AuditHead
+from tulou.errors import NotFound
+from tulou.i18n import gettext as _
+from tulou.security.principal import Principal
+
+HEAD_ID = 1
+ACTION_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+VERIFY_BATCH = 1000
+
+# A write before the head is read: PostgreSQL takes the head row's lock until commit,
+# SQLite takes its single write lock, so concurrent appends take turns on both.
+TAKE_HEAD = (
+    f"INSERT INTO core_audit_head (id, appends, last_id, last_hash) VALUES ({HEAD_ID}, 1, 0, '{GENESIS_HASH}') "
+    "ON CONFLICT (id) DO UPDATE SET appends = core_audit_head.appends + 1"
+)
+
+
+async def record_audit(
+    actor: str,
+    action: str,
+    *,
+    area_code: str | None = None,
+    target_type: str | None = None,
+    target_id: str | None = None,
+    purpose: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Append one entry; inside a caller's transaction it commits or rolls back with it.
+
+    Raises on any failure, so the audited action cannot complete unaudited.
+    """
+    if not ACTION_PATTERN.match(action):
+        raise ValueError(f"audit action must be dotted lower-case words, got {action!r}")
+    async with in_transaction() as connection:
+        await connection.execute_query(TAKE_HEAD)
+        latest = await AuditEntry.all().order_by("-id").only("id", "hash").first()
+        fields: dict[str, Any] = {
+            "id": (latest.id if latest else 0) + 1,
+            "at": datetime.now(timezone.utc),
+            "actor": actor,
+            "action": action,
+            "area_code": area_code,
+            "target_type": target_type,
+            "target_id": None if target_id is None else str(target_id),
+            "purpose": purpose,
+            "detail": detail or {},
+        }
+        prev_hash = latest.hash if latest else GENESIS_HASH
+        entry = await AuditEntry.create(**fields, prev_hash=prev_hash, hash=entry_hash(prev_hash, fields))
+        await AuditHead.filter(id=HEAD_ID).update(last_id=entry.id, last_hash=entry.hash)
+    return entry
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """The outcome of :func:`verify_chain`: intact, or the first broken link and why.
+
+    ``reason`` is one of ``hash mismatch`` (an entry was edited), ``prev_hash mismatch``
+    (an entry before it was removed or the order changed), ``gap in sequence`` (ids
+    missing) or ``truncated`` (the newest entries are gone).
+    """
+
+    ok: bool
+    checked: int
+    broken_id: int | None = None
+    reason: str | None = None
+
+
+async def _entries_in_order() -> AsyncIterator[AuditEntry]:
+    """Every entry by id, fetched a batch at a time so the log never sits in memory whole."""
+    last_id = 0
+    while True:
+        batch = await AuditEntry.filter(id__gt=last_id).order_by("id").limit(VERIFY_BATCH)
+        for entry in batch:
+            yield entry
+        if len(batch) < VERIFY_BATCH:
+            return
+        last_id = batch[-1].id
+
+
+def _hashed_fields(entry: AuditEntry) -> dict[str, Any]:
+    return {name: getattr(entry, name) for name in HASHED_FIELDS}
+
+
+async def verify_chain() -> ChainReport:
+    """Recompute every link; report the first entry that was edited, removed or moved."""
+    checked, expected_id, prev_hash = 0, 1, GENESIS_HASH
+    async for entry in _entries_in_order():
+        if entry.id != expected_id:
+            return ChainReport(False, checked, entry.id, "gap in sequence")
+        if entry.prev_hash != prev_hash:
+            return ChainReport(False, checked, entry.id, "prev_hash mismatch")
+        if entry_hash(entry.prev_hash, _hashed_fields(entry)) != entry.hash:
+            return ChainReport(False, checked, entry.id, "hash mismatch")
+        checked, expected_id, prev_hash = checked + 1, entry.id + 1, entry.hash
+    head = await AuditHead.get_or_none(id=HEAD_ID)
+    if head is not None and (head.last_id, head.last_hash) != (expected_id - 1, prev_hash):
+        return ChainReport(False, checked, expected_id, "truncated")
+    return ChainReport(True, checked)
+
+
+def _subtree_prefix(code: str) -> str:
+    return code[: SIGNIFICANT_DIGITS[level_of(code)]]
+
+
+def scoped_entries(principal: Principal) -> QuerySet[AuditEntry]:
+    """Entries the principal may read: those in its subtrees, or all for a county-wide principal.
+
+    Entries without an area (logins, client creation) are county-wide business.
+    """
+    if principal.area_roots is None:
+        return AuditEntry.all()
+    if not principal.area_roots:
+        return AuditEntry.filter(id__lt=0)
+    scope = Q(*(Q(area_code__startswith=_subtree_prefix(root)) for root in principal.area_roots), join_type=Q.OR)
+    return AuditEntry.filter(scope)
+
+
+async def list_entries(
+    principal: Principal, area: str | None = None, action: str | None = None, limit: int = 100, offset: int = 0
+) -> tuple[list[AuditEntry], int]:
+    """One page of the entries the principal may read, newest first, and how many there are."""
+    query = scoped_entries(principal)
+    if area is not None:
+        if not principal.covers(valid_code(area, "area")):
+            raise NotFound(_("Area not found"), field="area")
+        query = query.filter(area_code__startswith=_subtree_prefix(area))
+    if action is not None:
+        query = query.filter(action=action)
+    total = await query.count()
+    return await query.order_by("-id").offset(offset).limit(limit), total

@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from litestar import get
+from litestar.params import FromPath, FromQuery
 from pydantic import BaseModel
 
 from tulou.api import Area, Job, Permission, PluginManifest, hookimpl
@@ -22,7 +23,7 @@ from tulou.api import Area, Job, Permission, PluginManifest, hookimpl
 
 def hello_route(plugin: str) -> Any:
     @get("/areas/{area:str}/hello")
-    async def hello(area: str) -> dict[str, str]:
+    async def hello(area: FromPath[str]) -> dict[str, str]:
         return {"plugin": plugin, "area": area}
 
     return hello
@@ -74,7 +75,7 @@ class AreaInQuery(Healthy):
     @hookimpl
     def register_routes(self, register: Any) -> None:
         @get("/report")
-        async def report(area: str) -> dict[str, str]:
+        async def report(area: FromQuery[str]) -> dict[str, str]:
             return {"plugin": self.name, "area": area}
 
         register(report)

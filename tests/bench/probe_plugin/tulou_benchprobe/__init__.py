@@ -3,12 +3,13 @@
 from typing import Any
 
 from litestar import get
+from litestar.params import FromPath
 
 from tulou.api import PluginManifest, hookimpl
 
 
 @get("/areas/{area:str}/ping")
-async def ping(area: str) -> dict[str, str]:
+async def ping(area: FromPath[str]) -> dict[str, str]:
     return {"status": "ok"}
 
 

@@ -28,6 +28,9 @@ from tulou.platform import build_platform
 from tulou.web.app import create_app
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
+# Fixed test-only keys for personal data at rest (never used outside the tests).
+TEST_ENCRYPTION_KEYS = "ktest:0BEBDoFSKCjBhqJ2V7HfuABV-fHRoEa7I6MZqkvcFI8"
+TEST_BLIND_INDEX_KEY = "EAj-Gm4P5A-gYLC1sYxas5l-QKzkyKsOWHR1GXFEx5U"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 DEMO_COUNTY = "350899000000"
 YUNXI_TOWN = "350899100000"
@@ -115,6 +118,7 @@ def settings(database_url: str, tmp_path: Path) -> dict[str, Any]:
         "admin_token": ADMIN_TOKEN,
         "jobs": {"enabled": False},
         "web": {"module_cache_seconds": 0},
+        "identity": {"encryption_keys": TEST_ENCRYPTION_KEYS, "blind_index_key": TEST_BLIND_INDEX_KEY},
     }
 
 

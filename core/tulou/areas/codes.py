@@ -69,6 +69,11 @@ def township_code(code: str) -> str | None:
     return None
 
 
+def subtree_prefix(code: str) -> str:
+    """The digits every code in this area's subtree starts with (``350899`` for a county)."""
+    return code[: SIGNIFICANT_DIGITS[level_of(code)]]
+
+
 def is_within(code: str, ancestor: str) -> bool:
     """Whether ``code`` is ``ancestor`` or lies in its subtree."""
-    return code.startswith(ancestor[: SIGNIFICANT_DIGITS[level_of(ancestor)]])
+    return code.startswith(subtree_prefix(ancestor))

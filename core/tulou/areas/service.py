@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
-from tulou.areas.codes import SIGNIFICANT_DIGITS, AreaLevel, InvalidAreaCode, level_of
+from tulou.areas.codes import AreaLevel, InvalidAreaCode, level_of, subtree_prefix
 from tulou.areas.models import Area
 from tulou.errors import Invalid, NotFound
 from tulou.i18n import gettext as _
@@ -18,6 +19,13 @@ def valid_code(code: str, field: str = "code") -> str:
     return code
 
 
+def in_subtrees(roots: tuple[str, ...], column: str) -> Q:
+    """A filter keeping rows whose area ``column`` lies under one of ``roots`` (none: no rows)."""
+    if not roots:
+        return Q(pk__in=[])
+    return Q(*(Q(**{f"{column}__startswith": subtree_prefix(root)}) for root in roots), join_type=Q.OR)
+
+
 def query_areas(parent: str | None = None, level: AreaLevel | None = None, within: str | None = None) -> QuerySet[Area]:
     """Areas filtered by direct parent, level and subtree, in code order."""
     query = Area.all()
@@ -26,8 +34,7 @@ def query_areas(parent: str | None = None, level: AreaLevel | None = None, withi
     if level is not None:
         query = query.filter(level=level)
     if within is not None:
-        root = valid_code(within, "within")
-        query = query.filter(code__startswith=root[: SIGNIFICANT_DIGITS[level_of(root)]])
+        query = query.filter(code__startswith=subtree_prefix(valid_code(within, "within")))
     return query.order_by("code")
 
 

@@ -8,12 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
-from tulou.areas.codes import SIGNIFICANT_DIGITS, level_of
-from tulou.areas.service import valid_code
+from tulou.areas.codes import subtree_prefix
+from tulou.areas.service import in_subtrees, valid_code
 from tulou.audit.chain import GENESIS_HASH, HASHED_FIELDS, entry_hash
 from tulou.audit.models import AuditEntry, AuditHead
 from tulou.errors import NotFound
@@ -116,10 +115,6 @@ async def verify_chain() -> ChainReport:
     return ChainReport(True, checked)
 
 
-def _subtree_prefix(code: str) -> str:
-    return code[: SIGNIFICANT_DIGITS[level_of(code)]]
-
-
 def scoped_entries(principal: Principal) -> QuerySet[AuditEntry]:
     """Entries the principal may read: those in its subtrees, or all for a county-wide principal.
 
@@ -127,10 +122,7 @@ def scoped_entries(principal: Principal) -> QuerySet[AuditEntry]:
     """
     if principal.area_roots is None:
         return AuditEntry.all()
-    if not principal.area_roots:
-        return AuditEntry.filter(id__lt=0)
-    scope = Q(*(Q(area_code__startswith=_subtree_prefix(root)) for root in principal.area_roots), join_type=Q.OR)
-    return AuditEntry.filter(scope)
+    return AuditEntry.filter(in_subtrees(principal.area_roots, "area_code"))
 
 
 async def list_entries(
@@ -141,7 +133,7 @@ async def list_entries(
     if area is not None:
         if not principal.covers(valid_code(area, "area")):
             raise NotFound(_("Area not found"), field="area")
-        query = query.filter(area_code__startswith=_subtree_prefix(area))
+        query = query.filter(area_code__startswith=subtree_prefix(area))
     if action is not None:
         query = query.filter(action=action)
     total = await query.count()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from tortoise.expressions import Q
 
-from tulou.areas.codes import SIGNIFICANT_DIGITS, AreaLevel, level_of
+from tulou.areas.codes import AreaLevel
 from tulou.areas.models import Area
-from tulou.areas.service import valid_code
+from tulou.areas.service import in_subtrees, valid_code
 from tulou.errors import Invalid, NotFound
 from tulou.i18n import gettext as _
 from tulou.security.principal import Principal
@@ -19,14 +19,6 @@ def within(principal: Principal, column: str) -> Q:
     if principal.area_roots is None:
         return Q()
     return in_subtrees(principal.area_roots, column)
-
-
-def in_subtrees(roots: tuple[str, ...], column: str) -> Q:
-    """A filter keeping rows whose area ``column`` lies under one of ``roots`` (none: no rows)."""
-    if not roots:
-        return Q(id__lt=0)
-    prefixes = [root[: SIGNIFICANT_DIGITS[level_of(root)]] for root in roots]
-    return Q(*(Q(**{f"{column}__startswith": prefix}) for prefix in prefixes), join_type=Q.OR)
 
 
 async def area_in_scope(principal: Principal, code: str, field: str, *, village: bool = False) -> Area:

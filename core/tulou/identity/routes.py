@@ -1,4 +1,4 @@
-"""``/api/v1/people`` and ``/api/v1/organisations``: thin controllers over the identity services.
+"""``/api/v1/people``, ``organisations`` and ``households``: thin controllers over the identity services.
 
 The guards check permissions; the services check the areas in bodies, queries and
 objects, since none of these routes carries an area in its path.
@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Controller, Request, get, patch, post
+from litestar import Controller, Request, delete, get, patch, post, put
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from tulou.identity import organisations, people
+from tulou.identity import households, organisations, people
 from tulou.identity.crypto import PersonalDataCipher
-from tulou.identity.models import OrganisationKind
+from tulou.identity.models import Household, OrganisationKind
 from tulou.identity.schemas import (
-    LookupIn, OrganisationIn, OrganisationOut, Page, PersonIn, PersonOut, PersonPatch, organisation_out,
+    HeadIn, HouseholdIn, HouseholdOut, LookupIn, MemberIn, OrganisationIn, OrganisationOut, Page, PersonIn, PersonOut,
+    PersonPatch, household_out, organisation_out,
 )
 from tulou.identity.scope import clamp
 from tulou.security.guards import current_principal, requires
@@ -102,3 +103,56 @@ class OrganisationController(Controller):
     @get("/{organisation_id:int}", guards=[requires("organisation:read")], summary="One organisation")
     async def read(self, request: Request, organisation_id: FromPath[int]) -> OrganisationOut:
         return organisation_out(await organisations.get_organisation(await caller(request), organisation_id))
+
+
+async def households_out(found: list[Household]) -> list[HouseholdOut]:
+    members = await households.members_of(found)
+    return [household_out(household, members[household.id]) for household in found]
+
+
+class HouseholdController(Controller):
+    path = "/api/v1/households"
+    tags = ["households"]
+
+    @post("/", guards=[requires("household:write")], summary="Register a household in a village")
+    async def create(self, request: Request, data: JSONBody[HouseholdIn]) -> HouseholdOut:
+        household = await households.create_household(await caller(request), data)
+        return household_out(household, [])
+
+    @get("/", guards=[requires("household:read")], summary="One village's households, with their members' names")
+    async def list_households(
+        self,
+        request: Request,
+        village: Annotated[str, QueryParameter(description="12-digit code of a village in the caller's areas")],
+        limit: Annotated[int, QueryParameter(ge=1)] = 50,
+        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+    ) -> Page:
+        limit = clamp(limit)
+        found, total = await households.list_households(await caller(request), village, limit, offset)
+        return Page(items=await households_out(found), total=total, limit=limit, offset=offset)
+
+    @get("/{household_id:int}", guards=[requires("household:read")], summary="One household and its members")
+    async def read(self, request: Request, household_id: FromPath[int]) -> HouseholdOut:
+        household = await households.get_household(await caller(request), household_id)
+        return (await households_out([household]))[0]
+
+    @post(
+        "/{household_id:int}/members", guards=[requires("household:write")], status_code=200,
+        summary="Add a resident of the household's village as a member",
+    )
+    async def add_member(self, request: Request, household_id: FromPath[int], data: JSONBody[MemberIn]) -> HouseholdOut:
+        household = await households.add_member(await caller(request), household_id, data.person)
+        return (await households_out([household]))[0]
+
+    @delete(
+        "/{household_id:int}/members/{person_id:int}", guards=[requires("household:write")], status_code=200,
+        summary="Remove a member; removing the head leaves the household without one",
+    )
+    async def remove_member(self, request: Request, household_id: FromPath[int], person_id: FromPath[int]) -> HouseholdOut:
+        household = await households.remove_member(await caller(request), household_id, person_id)
+        return (await households_out([household]))[0]
+
+    @put("/{household_id:int}/head", guards=[requires("household:write")], summary="Name a member the household's head")
+    async def set_head(self, request: Request, household_id: FromPath[int], data: JSONBody[HeadIn]) -> HouseholdOut:
+        household = await households.set_head(await caller(request), household_id, data.person)
+        return (await households_out([household]))[0]

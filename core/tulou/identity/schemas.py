@@ -83,6 +83,10 @@ class HouseholdIn(msgspec.Struct, forbid_unknown_fields=True):
     address: Annotated[str, msgspec.Meta(max_length=300)] = ""
 
 
+class MemberIn(msgspec.Struct, forbid_unknown_fields=True):
+    person: int
+
+
 class HeadIn(msgspec.Struct, forbid_unknown_fields=True):
     person: int
 

@@ -15,7 +15,7 @@ from tulou import __version__
 from tulou.areas.routes import AreaController
 from tulou.audit.routes import AuditController
 from tulou.i18n import install
-from tulou.identity.routes import OrganisationController, PersonController
+from tulou.identity.routes import HouseholdController, OrganisationController, PersonController
 from tulou.logs import configure_logging
 from tulou.modules.gate import PLUGIN_OPT, module_gate
 from tulou.modules.routes import ModuleController
@@ -55,7 +55,7 @@ def create_app(plugins: list[object] | None = None, platform: Platform | None = 
     install(platform.catalogs)
     prometheus = PrometheusConfig(app_name="tulou", group_path=True)
     app = Litestar(
-        route_handlers=[healthz, readyz, AreaController, AuditController, PersonController, OrganisationController, ModuleController, PluginController, PrometheusController],
+        route_handlers=[healthz, readyz, AreaController, AuditController, PersonController, OrganisationController, HouseholdController, ModuleController, PluginController, PrometheusController],
         plugins=[PluginRoutes(platform)],
         lifespan=[lifespan_for(platform)],
         middleware=[prometheus.middleware],

@@ -132,7 +132,7 @@ async def set_head(principal: Principal, household_id: int, person_id: int) -> H
     async with in_transaction():
         household = await _locked(household)
         if not await Person.filter(id=person_id, household_id=household.id).exists():
-            raise Invalid(_("The head must be a member of the household"), field="head")
+            raise Invalid(_("The head must be a member of the household"), field="person")
         household.head_id = person_id
         await household.save(update_fields=["head_id"])
         await _audit(principal, "household.head_set", household, person_id)

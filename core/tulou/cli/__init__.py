@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from tulou.cli.admin import admin
 from tulou.cli.areas import areas, demo
 from tulou.cli.audit import audit
 from tulou.cli.config import config
@@ -52,7 +53,7 @@ def cli() -> None:
     """Tulou: the shared core of a county's smart-village systems."""
 
 
-for command in (serve, migrate, makemigrations, demo, areas, audit, plugins, config, admin_token, identity):
+for command in (serve, migrate, makemigrations, demo, areas, audit, plugins, config, admin_token, identity, admin):
     cli.add_command(command)
 
 

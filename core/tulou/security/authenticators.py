@@ -1,8 +1,7 @@
 """Turning a request's credentials into a :class:`Principal`.
 
-Until the identity standard lands, the only authenticator is the bootstrap admin
-token from ``TULOU_ADMIN_TOKEN``. Identity will add its own authenticator to the
-list; guards and routes stay as they are.
+The bootstrap admin token from ``TULOU_ADMIN_TOKEN`` is tried first, then the
+tokens accounts sign in for. Guards and routes never know which one answered.
 """
 
 from __future__ import annotations
@@ -42,3 +41,13 @@ class BootstrapTokenAuthenticator:
             display_name="bootstrap admin",
             permissions=frozenset({ALL_PERMISSIONS}),
         )
+
+
+class AccountTokenAuthenticator:
+    """Accepts an access token issued by ``POST /api/v1/auth/token`` for an active account."""
+
+    async def __call__(self, connection: ASGIConnection) -> Principal | None:
+        from tulou.identity.auth import principal_for_token  # identity builds on security, not the reverse
+
+        presented = bearer_token(connection)
+        return None if presented is None else await principal_for_token(presented)

@@ -34,6 +34,7 @@ def requires(permission: str) -> Guard:
     """A guard admitting callers that hold ``permission`` for the route's area, if it has one.
 
     An area outside the caller's subtrees answers 404 so its existence does not leak.
+    The route then sees the caller narrowed to the areas where ``permission`` is held.
     """
 
     async def guard(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
@@ -43,8 +44,15 @@ def requires(permission: str) -> Guard:
         area = connection.path_params.get("area") or connection.path_params.get("code")
         if area and not principal.covers(str(area)):
             raise NotFound(_("Area not found"), field="area")
-        if not principal.has_permission(permission):
+        if not principal.has_permission(permission, str(area) if area else None):
             raise Forbidden(_("You do not have the permission %(permission)s") % {"permission": permission})
+        connection.scope[PRINCIPAL_KEY] = principal.narrowed_to(permission)  # type: ignore[literal-required]
 
     guard.__qualname__ = f"requires({permission!r})"
     return guard
+
+
+async def signed_in(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
+    """A guard admitting any authenticated caller, for routes about the caller itself."""
+    if await current_principal(connection) is None:
+        raise Unauthorized(_("Sign-in required: send a bearer token"))

@@ -8,24 +8,54 @@ from tulou.areas.codes import is_within
 
 ALL_PERMISSIONS = "*"
 
+#: One role binding's effect: the permissions held in one area's subtree.
+Grant = tuple[str, frozenset[str]]
+
 
 @dataclass(frozen=True)
 class Principal:
     """An authenticated caller: its permissions and the area subtrees they hold in.
 
-    ``area_roots`` of ``None`` means everywhere (the bootstrap admin). The identity
-    standard builds principals from role bindings; guards only ask :meth:`can`.
+    ``area_roots`` of ``None`` means everywhere (the bootstrap admin). Accounts carry
+    ``grants`` instead, one permission set per area root, because a role bound in one
+    township says nothing about another: with grants, permissions are asked per area.
     """
 
     id: str
     display_name: str
     permissions: frozenset[str]
     area_roots: tuple[str, ...] | None = None
+    grants: tuple[Grant, ...] | None = None
 
-    def has_permission(self, permission: str) -> bool:
-        return ALL_PERMISSIONS in self.permissions or permission in self.permissions
+    @classmethod
+    def from_grants(cls, id: str, display_name: str, grants: tuple[Grant, ...]) -> Principal:
+        """A principal whose permissions and area roots are exactly those of ``grants``."""
+        permissions = frozenset().union(*(held for _root, held in grants))
+        roots = tuple(dict.fromkeys(root for root, _held in grants))
+        return cls(id=id, display_name=display_name, permissions=permissions, area_roots=roots, grants=grants)
+
+    def has_permission(self, permission: str, area: str | None = None) -> bool:
+        """Whether ``permission`` is held somewhere, or in ``area`` when one is named."""
+        if self.grants is None:
+            held = ALL_PERMISSIONS in self.permissions or permission in self.permissions
+            return held and (area is None or self.covers(area))
+        return any(
+            (ALL_PERMISSIONS in held or permission in held) and (area is None or is_within(area, root))
+            for root, held in self.grants
+        )
 
     def covers(self, area_code: str) -> bool:
         if self.area_roots is None:
             return True
         return any(is_within(area_code, root) for root in self.area_roots)
+
+    def narrowed_to(self, permission: str) -> Principal:
+        """The same caller seen only in the areas where it holds ``permission``.
+
+        Guards hand this to the route, so area filters built from ``area_roots`` never
+        reach a township where the caller holds some other permission only.
+        """
+        if self.grants is None:
+            return self
+        kept = tuple(grant for grant in self.grants if ALL_PERMISSIONS in grant[1] or permission in grant[1])
+        return Principal.from_grants(self.id, self.display_name, kept)

@@ -15,6 +15,7 @@ from tulou import __version__
 from tulou.areas.routes import AreaController
 from tulou.audit.routes import AuditController
 from tulou.i18n import install
+from tulou.identity.account_routes import AccountController, AuthController, MeController, RoleBindingController
 from tulou.identity.routes import HouseholdController, OrganisationController, PersonController
 from tulou.logs import configure_logging
 from tulou.modules.gate import PLUGIN_OPT, module_gate
@@ -55,7 +56,8 @@ def create_app(plugins: list[object] | None = None, platform: Platform | None = 
     install(platform.catalogs)
     prometheus = PrometheusConfig(app_name="tulou", group_path=True)
     app = Litestar(
-        route_handlers=[healthz, readyz, AreaController, AuditController, PersonController, OrganisationController, HouseholdController, ModuleController, PluginController, PrometheusController],
+        route_handlers=[healthz, readyz, AreaController, AuditController, PersonController, OrganisationController, HouseholdController, ModuleController, PluginController, PrometheusController,
+                        AuthController, MeController, AccountController, RoleBindingController],
         plugins=[PluginRoutes(platform)],
         lifespan=[lifespan_for(platform)],
         middleware=[prometheus.middleware],

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from litestar import Litestar
 
 from tulou.db.lifecycle import close_database, open_database
+from tulou.identity.roles import registered_permissions, sync_builtin_roles
 from tulou.jobs.runner import JobRunner
 from tulou.platform import Platform
 from tulou.plugins.lifecycle import start_plugins, stop_plugins
@@ -26,8 +27,9 @@ def lifespan_for(platform: Platform):  # noqa: ANN201 - a Litestar lifespan fact
             await open_database(platform.db_config)
             try:
                 await platform.activations.reload()
+                await sync_builtin_roles(registered_permissions(platform.registry))
             except Exception as error:  # noqa: BLE001 - not migrated yet: /readyz says so
-                log.warning("cannot read module activations yet: %s", error)
+                log.warning("cannot read module activations or roles yet: %s", error)
             startups = start_plugins(platform, app)
             if runner is not None:
                 runner.start()

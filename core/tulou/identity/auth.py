@@ -1,0 +1,186 @@
+"""Password login, opaque bearer tokens, their rotation and their revocation.
+
+Tokens are random strings handed out once; the database keeps only their SHA-256.
+Every token carries the account's ``token_version`` when issued: bumping the version
+(logout, password change, binding removed, refresh token replayed) kills them all at once.
+Unknown users, wrong passwords and locked accounts get the same answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from tortoise.expressions import F
+from tortoise.transactions import in_transaction
+
+from tulou.audit.service import record_audit
+from tulou.errors import Unauthorized
+from tulou.i18n import gettext as _
+from tulou.identity.accounts_models import AccessToken, Account, AccountStatus, RoleBinding, TokenKind
+from tulou.identity.passwords import hash_password, needs_rehash, verify_password
+from tulou.security.principal import Grant, Principal
+
+ACCESS_LIFETIME = timedelta(minutes=15)
+REFRESH_LIFETIME = timedelta(days=30)
+FAILURES_BEFORE_LOCK = 5
+LOCK_BASE = timedelta(minutes=1)
+LOCK_MAX = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class IssuedTokens:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def lock_duration(failures: int) -> timedelta:
+    """Doubles with every failure past the threshold: 1 min, 2 min, 4 min, ... up to a day."""
+    return min(LOCK_BASE * 2 ** max(0, failures - FAILURES_BEFORE_LOCK), LOCK_MAX)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _refused() -> Unauthorized:
+    return Unauthorized(_("Wrong username or password"))
+
+
+def _actor(account: Account) -> str:
+    return f"account:{account.id}"
+
+
+async def _issue(account: Account) -> IssuedTokens:
+    access, refresh, now = secrets.token_urlsafe(32), secrets.token_urlsafe(32), _now()
+    await AccessToken.bulk_create([
+        AccessToken(token_hash=token_hash(access), account_id=account.id, kind=TokenKind.ACCESS,
+                    expires_at=now + ACCESS_LIFETIME, token_version=account.token_version),
+        AccessToken(token_hash=token_hash(refresh), account_id=account.id, kind=TokenKind.REFRESH,
+                    expires_at=now + REFRESH_LIFETIME, token_version=account.token_version),
+    ])
+    return IssuedTokens(access, refresh, int(ACCESS_LIFETIME.total_seconds()))
+
+
+async def _login_failed(account: Account | None, username: str, reason: str) -> None:
+    """Count the failure, lock past the threshold, audit it; unknown names are audited by digest only.
+
+    A password typed into the username box must not land in the log in clear, so
+    for unknown usernames the entry keeps a SHA-256 prefix, enough to see repeats.
+    """
+    if account is None:
+        await record_audit("anonymous", "auth.login_failed", detail={
+            "reason": reason, "username_sha256": hashlib.sha256(username.encode()).hexdigest()[:16],
+        })
+        return
+    detail: dict[str, object] = {"reason": reason}
+    async with in_transaction():
+        if reason == "wrong_password":
+            failures = account.failed_logins + 1
+            changes: dict[str, object] = {"failed_logins": F("failed_logins") + 1}
+            if failures >= FAILURES_BEFORE_LOCK:
+                changes["locked_until"] = _now() + lock_duration(failures)
+                detail["locked_for_seconds"] = int(lock_duration(failures).total_seconds())
+            await Account.filter(id=account.id).update(**changes)
+        await record_audit(_actor(account), "auth.login_failed", target_type="account",
+                           target_id=str(account.id), detail=detail)
+
+
+async def login(username: str, password: str) -> IssuedTokens:
+    """A fresh access and refresh token, or the one 401 every failure shares."""
+    account = await Account.get_or_none(username=username)
+    matches = await verify_password(account.password_hash if account else None, password)
+    if account is None:
+        await _login_failed(None, username, "unknown_user")
+        raise _refused()
+    if account.status is not AccountStatus.ACTIVE:
+        await _login_failed(account, username, account.status.value)
+        raise _refused()
+    if account.locked_until is not None and account.locked_until > _now():
+        await _login_failed(account, username, "locked")
+        raise _refused()
+    if not matches:
+        await _login_failed(account, username, "wrong_password")
+        raise _refused()
+    changes: dict[str, object] = {"failed_logins": 0, "locked_until": None}
+    if needs_rehash(account.password_hash):
+        changes["password_hash"] = await hash_password(password)
+    async with in_transaction():
+        await Account.filter(id=account.id).update(**changes)
+        tokens = await _issue(account)
+        await record_audit(_actor(account), "auth.login", target_type="account", target_id=str(account.id))
+    return tokens
+
+
+async def _live_token(token: str, kind: TokenKind) -> AccessToken | None:
+    """The stored token if it is unexpired, unrevoked, current and its account active."""
+    found = await AccessToken.get_or_none(token_hash=token_hash(token), kind=kind).select_related("account")
+    if found is None or found.revoked or found.expires_at <= _now():
+        return None
+    account: Account = found.account
+    if found.token_version != account.token_version or account.status is not AccountStatus.ACTIVE:
+        return None
+    return found
+
+
+async def refresh(token: str) -> IssuedTokens:
+    """Swap a refresh token for a new pair; replaying a used one revokes every token of the account."""
+    stored = await AccessToken.get_or_none(token_hash=token_hash(token), kind=TokenKind.REFRESH).select_related("account")
+    if stored is not None and stored.revoked and stored.token_version == stored.account.token_version:
+        # A rotated-away token came back while its family still lives: one of the two holders is a thief.
+        async with in_transaction():
+            await revoke_all(stored.account_id)
+            await record_audit(f"account:{stored.account_id}", "auth.refresh_reused", target_type="account",
+                               target_id=str(stored.account_id))
+        raise Unauthorized(_("The token is invalid or has expired"))
+    live = await _live_token(token, TokenKind.REFRESH)
+    if live is None:
+        raise Unauthorized(_("The token is invalid or has expired"))
+    async with in_transaction():
+        if not await AccessToken.filter(id=live.id, revoked=False).update(revoked=True):
+            raise Unauthorized(_("The token is invalid or has expired"))  # used concurrently
+        return await _issue(live.account)
+
+
+async def revoke_all(account_id: int) -> None:
+    """Kill every token the account holds, at once."""
+    await Account.filter(id=account_id).update(token_version=F("token_version") + 1)
+    await AccessToken.filter(account_id=account_id, revoked=False).update(revoked=True)
+
+
+async def logout(principal: Principal) -> None:
+    account_id = account_id_of(principal)
+    if account_id is None:
+        return
+    async with in_transaction():
+        await revoke_all(account_id)
+        await record_audit(principal.id, "auth.logout", target_type="account", target_id=str(account_id))
+
+
+def account_id_of(principal: Principal) -> int | None:
+    kind, _sep, value = principal.id.partition(":")
+    return int(value) if kind == "account" and value.isdigit() else None
+
+
+async def grants_of(account_id: int) -> tuple[Grant, ...]:
+    """One grant per bound area: the union of the permissions of the roles bound there."""
+    merged: dict[str, set[str]] = {}
+    for binding in await RoleBinding.filter(account_id=account_id).select_related("role"):
+        merged.setdefault(binding.area_id, set()).update(binding.role.permissions)
+    return tuple((area, frozenset(held)) for area, held in sorted(merged.items()))
+
+
+async def principal_for_token(token: str) -> Principal | None:
+    """The account behind a live access token, with its grants as of this request."""
+    live = await _live_token(token, TokenKind.ACCESS)
+    if live is None:
+        return None
+    account: Account = live.account
+    return Principal.from_grants(_actor(account), account.username, await grants_of(account.id))

@@ -49,6 +49,7 @@ run: install
 	$(BIN)/tulou demo
 	@$(BIN)/tulou admin-token
 	@$(BIN)/tulou identity new-keys
+	@$(BIN)/tulou admin create admin --generate
 	$(BIN)/tulou serve
 
 test: install

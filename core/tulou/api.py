@@ -20,7 +20,7 @@ from tulou.jobs.job import Job
 from tulou.plugins import hookimpl
 from tulou.plugins.manifest import ActivationPolicy, PluginManifest
 from tulou.plugins.registrations import ConsolePage, DatasetSchema, DeviceModelSpec, Permission
-from tulou.security.guards import current_principal, requires
+from tulou.security.guards import PUBLIC, current_principal, requires
 from tulou.security.principal import Principal
 
 
@@ -30,6 +30,7 @@ def plugin_settings(connection: ASGIConnection, plugin: str) -> Any:
 
 
 __all__ = [
+    "PUBLIC",
     "STANDARD_VERSION",
     "ActivationPolicy",
     "Area",

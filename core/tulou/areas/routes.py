@@ -9,6 +9,7 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 
 from tulou.areas import service
 from tulou.areas.codes import AreaLevel
+from tulou.security.guards import PUBLIC
 from tulou.areas.schemas import AreaNode, AreaOut, Page, area_out, build_tree
 
 MAX_PAGE = 1000
@@ -17,6 +18,7 @@ MAX_PAGE = 1000
 class AreaController(Controller):
     path = "/api/v1/areas"
     tags = ["areas"]
+    opt = PUBLIC  # the division tree is public reference data
 
     @get("/", summary="List areas, flat (paged) or as a tree")
     async def list_areas(

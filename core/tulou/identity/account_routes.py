@@ -15,9 +15,8 @@ from tulou.identity.account_schemas import (
 )
 from tulou.identity.accounts_models import Account, RoleBinding
 from tulou.identity.routes import caller
-from tulou.security.guards import requires, signed_in
+from tulou.security.guards import PUBLIC, requires, signed_in
 
-PUBLIC = {"public": True}
 
 
 def token_out(tokens: auth.IssuedTokens) -> TokenOut:

@@ -8,7 +8,7 @@ from litestar import Controller, Request, Response, delete, get, put
 from litestar.params import FromPath
 
 from tulou.modules import service
-from tulou.security.guards import current_principal, requires
+from tulou.security.guards import PUBLIC, current_principal, requires
 
 MANAGE = "modules:manage"
 
@@ -17,7 +17,7 @@ class ModuleController(Controller):
     path = "/api/v1/areas/{code:str}/modules"
     tags = ["modules"]
 
-    @get("/", summary="Modules and whether each is on for a township")
+    @get("/", opt=PUBLIC, summary="Modules and whether each is on for a township")
     async def list_modules(self, request: Request, code: FromPath[str]) -> list[dict[str, Any]]:
         return await service.module_states(request.app.state.platform, code)
 

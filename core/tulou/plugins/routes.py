@@ -8,6 +8,7 @@ from litestar import Controller, Request, get
 
 from tulou.platform import Platform
 from tulou.plugins.manager import PluginRecord
+from tulou.security.guards import PUBLIC
 
 
 def describe_plugin(platform: Platform, record: PluginRecord) -> dict[str, Any]:
@@ -37,6 +38,7 @@ def describe_plugin(platform: Platform, record: PluginRecord) -> dict[str, Any]:
 class PluginController(Controller):
     path = "/api/v1/plugins"
     tags = ["plugins"]
+    opt = PUBLIC
 
     @get("/", summary="Installed plugins with status and reason")
     async def list_plugins(self, request: Request) -> list[dict[str, Any]]:

@@ -16,6 +16,10 @@ from tulou.security.principal import Principal
 
 PRINCIPAL_KEY = "tulou_principal"
 
+#: ``opt`` marking a route that anyone may call (health checks, reference data, a
+#: village's notice board). Every other route must carry a guard; a test enforces it.
+PUBLIC: dict[str, bool] = {"public": True}
+
 
 async def current_principal(connection: ASGIConnection) -> Principal | None:
     """The caller, authenticated once per request and remembered in the request scope."""

@@ -21,6 +21,7 @@ from tulou.logs import configure_logging
 from tulou.modules.gate import PLUGIN_OPT, module_gate
 from tulou.modules.routes import ModuleController
 from tulou.platform import Platform, build_platform
+from tulou.security.guards import PUBLIC
 from tulou.plugins.routes import PluginController
 from tulou.web.health import healthz, readyz
 from tulou.web.lifespan import lifespan_for
@@ -28,6 +29,12 @@ from tulou.web.middleware import RequestContextMiddleware
 from tulou.web.problems import EXCEPTION_HANDLERS
 
 API_PREFIX = "/api/v1"
+
+
+class MetricsController(PrometheusController):
+    """``/metrics`` for the county's monitoring; nginx limits who reaches it (deploy/nginx)."""
+
+    opt = PUBLIC
 
 
 class PluginRoutes(InitPlugin):
@@ -56,8 +63,11 @@ def create_app(plugins: list[object] | None = None, platform: Platform | None = 
     install(platform.catalogs)
     prometheus = PrometheusConfig(app_name="tulou", group_path=True)
     app = Litestar(
-        route_handlers=[healthz, readyz, AreaController, AuditController, PersonController, OrganisationController, HouseholdController, ModuleController, PluginController, PrometheusController,
-                        AuthController, MeController, AccountController, RoleBindingController],
+        route_handlers=[
+            healthz, readyz, MetricsController, AreaController, ModuleController, PluginController, AuditController,
+            PersonController, OrganisationController, HouseholdController,
+            AuthController, MeController, AccountController, RoleBindingController,
+        ],
         plugins=[PluginRoutes(platform)],
         lifespan=[lifespan_for(platform)],
         middleware=[prometheus.middleware],

@@ -8,14 +8,15 @@ from litestar import Request, Response, get
 
 from tulou.db.lifecycle import pending_migrations, ping
 from tulou.plugins.manager import describe_error
+from tulou.security.guards import PUBLIC
 
 
-@get("/healthz", tags=["health"], summary="The process is alive")
+@get("/healthz", tags=["health"], opt=PUBLIC, summary="The process is alive")
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/readyz", tags=["health"], summary="Database reachable, migrations applied, plugin statuses")
+@get("/readyz", tags=["health"], opt=PUBLIC, summary="Database reachable, migrations applied, plugin statuses")
 async def readyz(request: Request) -> Response[dict[str, Any]]:
     platform = request.app.state.platform
     checks: dict[str, Any] = {}

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from litestar import Controller, Request, delete, get, post
 from litestar.params import FromPath, QueryParameter, RequestBody
 
-from tulou.api import Unauthorized, current_principal, get_area, plugin_settings, requires
+from tulou.api import PUBLIC, Unauthorized, current_principal, get_area, plugin_settings, requires
 from tulou_notices import service
 from tulou_notices.i18n import _
 from tulou_notices.permissions import PUBLISH
@@ -42,7 +42,7 @@ class NoticeController(Controller):
     path = "/areas/{area:str}/notices"
     tags = ["notices"]
 
-    @get("/", summary="Notices on an area's board, newest first")
+    @get("/", opt=PUBLIC, summary="Notices on an area's board, newest first")
     async def list_notices(
         self,
         request: Request,
@@ -60,7 +60,7 @@ class NoticeController(Controller):
             items=[notice_out(n) for n in notices], total=total, limit=limit, offset=offset
         )
 
-    @get("/{notice_id:int}", summary="One notice on an area's board")
+    @get("/{notice_id:int}", opt=PUBLIC, summary="One notice on an area's board")
     async def get_notice(
         self,
         request: Request,

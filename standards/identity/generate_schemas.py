@@ -1,0 +1,105 @@
+"""Write one JSON Schema per identity wire shape into ``schemas/``, from the msgspec Structs.
+
+The schemas are generated, never edited by hand, so they cannot drift from the code:
+``tests/standards/test_identity_conformance.py`` fails when this script's output and the
+committed files differ. Run it after changing a wire shape::
+
+    .venv/bin/python standards/identity/generate_schemas.py
+
+``problem.schema.json`` (the RFC 9457 error body) is hand-written and not touched here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from tulou import STANDARD_VERSION
+from tulou.areas.schemas import AreaNode, AreaOut
+from tulou.areas.schemas import Page as AreaPageShape
+from tulou.identity import account_schemas as accounts
+from tulou.identity import schemas as identity
+
+SCHEMAS = Path(__file__).parent / "schemas"
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+SHAPES: tuple[type[msgspec.Struct], ...] = (
+    AreaOut, AreaNode,
+    identity.OrganisationIn, identity.OrganisationOut,
+    identity.PersonIn, identity.PersonPatch, identity.LookupIn, identity.PersonOut,
+    identity.HouseholdIn, identity.MemberIn, identity.HeadIn, identity.HouseholdOut,
+    accounts.LoginIn, accounts.RefreshIn, accounts.TokenOut, accounts.PasswordChangeIn,
+    accounts.AccountIn, accounts.AccountOut, accounts.BindingIn, accounts.BindingOut, accounts.MeOut,
+)
+
+
+def file_stem(name: str) -> str:
+    """``PersonOut`` to ``person-out``."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
+
+
+def page_of(name: str, page: type[msgspec.Struct], item: type[msgspec.Struct]) -> type[msgspec.Struct]:
+    """The ``Page`` Struct with ``items`` typed as a list of ``item``; every other field kept as it is."""
+    fields = [
+        (f.name, list[item] if f.name == "items" else f.type) for f in msgspec.structs.fields(page)
+    ]
+    return msgspec.defstruct(name, fields)
+
+
+def area_detail() -> dict[str, Any]:
+    """``GET /api/v1/areas/{code}``: an ``AreaOut`` plus its ``ancestors`` and ``children``."""
+    schema = msgspec.json.schema(AreaOut)
+    shape = schema["$defs"]["AreaOut"]
+    related = {"type": "array", "items": {"$ref": "#/$defs/AreaOut"}}
+    schema["$defs"]["AreaDetail"] = {
+        "title": "AreaDetail",
+        "description": "One area with the chain of its ancestors (root first) and its direct children.",
+        "type": "object",
+        "properties": {**shape["properties"], "ancestors": related, "children": related},
+        "required": [*shape["required"], "ancestors", "children"],
+    }
+    schema["$ref"] = "#/$defs/AreaDetail"
+    return schema
+
+
+def generated() -> dict[str, dict[str, Any]]:
+    """File name to schema, for every generated file."""
+    raw: dict[str, dict[str, Any]] = {file_stem(shape.__name__): msgspec.json.schema(shape) for shape in SHAPES}
+    pages = {
+        "AreaPage": (AreaPageShape, AreaOut),
+        "PersonPage": (identity.Page, identity.PersonOut),
+        "OrganisationPage": (identity.Page, identity.OrganisationOut),
+        "HouseholdPage": (identity.Page, identity.HouseholdOut),
+    }
+    for name, (page, item) in pages.items():
+        raw[file_stem(name)] = msgspec.json.schema(page_of(name, page, item))
+    raw["area-tree"] = msgspec.json.schema(list[AreaNode])
+    raw["area-detail"] = area_detail()
+    return {
+        f"{stem}.schema.json": {
+            "$schema": DIALECT,
+            "$id": f"urn:tulou:standard:{STANDARD_VERSION}:identity:{stem}",
+            **schema,
+        }
+        for stem, schema in sorted(raw.items())
+    }
+
+
+def render(schema: dict[str, Any]) -> str:
+    return json.dumps(schema, ensure_ascii=False, indent=2, sort_keys=False) + "\n"
+
+
+def main() -> int:
+    SCHEMAS.mkdir(exist_ok=True)
+    for name, schema in generated().items():
+        (SCHEMAS / name).write_text(render(schema), encoding="utf-8")
+        print(f"wrote schemas/{name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,269 @@
+"""Conformance of the identity standard (``standards/identity/``), over HTTP.
+
+A vendor's implementation passes when these answers hold: every response body
+validates against its JSON Schema, personal numbers are masked as the spec says,
+and errors are RFC 9457 problem bodies. The schemas are checked against the
+msgspec Structs they are generated from, and the examples against the schemas.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from litestar import Litestar
+from tulou.identity.resident_id import check_character
+
+from tests.conftest import (
+    ADMIN,
+    DEMO_COUNTY,
+    NANYANG_VILLAGE,
+    SHANGPING_VILLAGE,
+    YUNXI_TOWN,
+    AppClient,
+    running_app,
+)
+from tests.standards.schema_check import errors
+
+STANDARD = Path(__file__).parents[2] / "standards" / "identity"
+SCHEMAS = STANDARD / "schemas"
+EXAMPLES = STANDARD / "examples"
+PASSWORD = "plum blossom in the rain"
+MASKED_RESIDENT_ID = re.compile(r"^[0-9]{6}\*{8}[0-9]{3}[0-9X]$")
+MASKED_MOBILE = re.compile(r"^1[3-9][0-9]\*{4}[0-9]{4}$")
+
+
+def schema(name: str) -> dict[str, Any]:
+    return json.loads((SCHEMAS / f"{name}.schema.json").read_text(encoding="utf-8"))
+
+
+def conforms(response: httpx.Response, name: str, status: int) -> Any:
+    """The response's body, after checking its status and that it validates against schema ``name``."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert errors(body, schema(name)) == []
+    return body
+
+
+def problem(response: httpx.Response, status: int) -> dict[str, Any]:
+    """The problem body of an error response, checked against ``problem.schema.json``."""
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = conforms(response, "problem", status)
+    assert body["status"] == status and body["instance"].rstrip("/") == response.request.url.path.rstrip("/")
+    return body
+
+
+def resident_id(serial: int, birth: str = "19580314") -> str:
+    first = f"350899{birth}{serial:03d}"
+    return first + check_character(first)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def load_generator() -> Any:
+    spec = importlib.util.spec_from_file_location("generate_schemas", STANDARD / "generate_schemas.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+async def client(make_app: Callable[..., Litestar]) -> AsyncIterator[AppClient]:
+    async with running_app(make_app()) as test_client:
+        yield test_client
+
+
+async def signed_in(client: AppClient, username: str, role: str, area: str = YUNXI_TOWN) -> dict[str, str]:
+    """An account holding ``role`` in ``area``'s subtree, signed in: its bearer header."""
+    created = await client.post("/api/v1/accounts/", json={"username": username, "password": PASSWORD, "area": area},
+                                headers=ADMIN)
+    account = conforms(created, "account-out", 201)
+    binding = {"account": account["id"], "role": role, "area": area}
+    conforms(await client.post("/api/v1/role-bindings/", json=binding, headers=ADMIN), "binding-out", 201)
+    login = await client.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})
+    return bearer(conforms(login, "token-out", 200)["access_token"])
+
+
+# The documents of the standard
+
+
+def test_committed_schemas_are_what_the_code_generates() -> None:
+    generated = {name: load_generator().render(body) for name, body in load_generator().generated().items()}
+    committed = {path.name: path.read_text(encoding="utf-8") for path in SCHEMAS.glob("*.schema.json")}
+    assert committed.pop("problem.schema.json")
+    assert committed == generated, "run standards/identity/generate_schemas.py and commit its output"
+
+
+@pytest.mark.parametrize("example", sorted(p.name for p in EXAMPLES.glob("*.json")))
+def test_every_example_validates_against_its_schema(example: str) -> None:
+    """``<schema>.<label>.json`` is an example of ``schemas/<schema>.schema.json``."""
+    document = json.loads((EXAMPLES / example).read_text(encoding="utf-8"))
+    assert errors(document, schema(example.split(".")[0])) == []
+
+
+def test_the_schemas_reject_what_the_spec_forbids() -> None:
+    person = json.loads((EXAMPLES / "person-out.masked.json").read_text(encoding="utf-8"))
+    assert errors({**person, "masked": "yes"}, schema("person-out")) == ["$.masked: 'yes' is not of type boolean"]
+    assert errors({"name": "林", "resident_id": "x", "home_area": "1", "nickname": "x"}, schema("person-in")) == [
+        "$.nickname: not allowed"
+    ]
+    assert errors({"type": "about:blank", "title": "x", "status": 200, "instance": "/"}, schema("problem")) == [
+        "$.detail: required",
+        "$.type: 'about:blank' does not match ^urn:tulou:problem:[a-z][a-z0-9-]*$",
+        "$.status: 200 is less than 400",
+    ]
+
+
+IDENTITY_PREFIXES = ("/api/v1/areas", "/api/v1/auth", "/api/v1/me", "/api/v1/accounts", "/api/v1/role-bindings",
+                     "/api/v1/people", "/api/v1/organisations", "/api/v1/households")
+TABLE_ROW = re.compile(r"^\| (GET|POST|PUT|PATCH|DELETE) \| `([^`?]+)[^`]*` \|(.*)$", re.MULTILINE)
+PARAMETER = re.compile(r"\{[^}]+\}")
+
+
+def endpoint(method: str, path: str) -> tuple[str, str]:
+    """``GET /api/v1/people/{person_id:int}`` and ``GET /api/v1/people/{id}`` as one key."""
+    return method, PARAMETER.sub("{}", path).rstrip("/")
+
+
+@pytest.mark.parametrize("spec", ["spec.en.md", "spec.zh.md"])
+def test_the_spec_lists_every_identity_endpoint_and_only_those(spec: str, make_app: Callable[..., Litestar]) -> None:
+    """Module switches (``/api/v1/areas/{code}/modules``) belong to the plugin standard, not this one."""
+    served = {
+        endpoint(method, route.path)
+        for route in make_app(plugins=[]).routes
+        for method in getattr(route, "methods", ())
+        if route.path.startswith(IDENTITY_PREFIXES) and "/modules" not in route.path
+        and method not in {"HEAD", "OPTIONS"}
+    }
+    rows = TABLE_ROW.findall((STANDARD / spec).read_text(encoding="utf-8"))
+    assert {endpoint(method, path) for method, path, _rest in rows} == served
+    shapes = " ".join(" ".join(rest.split("|")[1:3]) for _method, _path, rest in rows)  # request, response
+    named = set(re.findall(r"`([a-z-]+)`", shapes))
+    assert named and all((SCHEMAS / f"{name}.schema.json").exists() for name in named), named
+
+
+# Areas
+
+
+async def test_areas_list_tree_and_detail_conform(client: AppClient) -> None:
+    page = conforms(await client.get("/api/v1/areas/", params={"within": DEMO_COUNTY}), "area-page", 200)
+    assert page["total"] > 0 and all(re.fullmatch(r"[0-9]{12}", a["code"]) for a in page["items"])
+    conforms(await client.get("/api/v1/areas/", params={"format": "tree"}), "area-tree", 200)
+    detail = conforms(await client.get(f"/api/v1/areas/{SHANGPING_VILLAGE}"), "area-detail", 200)
+    assert detail["level"] == "village" and detail["parent"] == YUNXI_TOWN
+    assert [a["code"] for a in detail["ancestors"]][-1] == YUNXI_TOWN
+
+
+async def test_an_unknown_area_is_a_404_problem(client: AppClient) -> None:
+    body = problem(await client.get("/api/v1/areas/350899999999"), 404)
+    assert body["type"] == "urn:tulou:problem:not-found"
+
+
+# Authentication
+
+
+async def test_refresh_rotates_and_a_replayed_refresh_token_revokes_everything(client: AppClient) -> None:
+    await signed_in(client, "lin", "township_staff")
+    issued = conforms(await client.post("/api/v1/auth/token", json={"username": "lin", "password": PASSWORD}),
+                      "token-out", 200)
+    assert issued["token_type"] == "Bearer" and issued["expires_in"] > 0
+    rotated = conforms(await client.post("/api/v1/auth/refresh", json={"refresh_token": issued["refresh_token"]}),
+                       "token-out", 200)
+    assert rotated["refresh_token"] != issued["refresh_token"]
+    me = conforms(await client.get("/api/v1/me/", headers=bearer(rotated["access_token"])), "me-out", 200)
+    assert me["account"]["username"] == "lin" and me["grants"][0]["area"] == YUNXI_TOWN
+    problem(await client.post("/api/v1/auth/refresh", json={"refresh_token": issued["refresh_token"]}), 401)
+    # A replayed refresh token means one of its two holders is a thief: every token of the account dies.
+    problem(await client.get("/api/v1/me/", headers=bearer(rotated["access_token"])), 401)
+
+
+async def test_logout_ends_the_access_token(client: AppClient) -> None:
+    headers = await signed_in(client, "lin", "township_staff")
+    assert (await client.post("/api/v1/auth/logout", headers=headers)).status_code == 204
+    problem(await client.get("/api/v1/me/", headers=headers), 401)
+
+
+async def test_wrong_password_and_missing_token_are_401_problems(client: AppClient) -> None:
+    await signed_in(client, "lin", "township_staff")
+    problem(await client.post("/api/v1/auth/token", json={"username": "lin", "password": "not it at all"}), 401)
+    problem(await client.get("/api/v1/people/"), 401)
+
+
+# People
+
+
+async def test_people_are_masked_unless_the_caller_may_read_sensitive_data(client: AppClient) -> None:
+    staff = await signed_in(client, "lin", "township_staff")
+    number = resident_id(1)
+    body = {"name": "林秀英", "resident_id": number, "home_area": SHANGPING_VILLAGE, "phone": "+86 138-1234-5678"}
+    created = conforms(await client.post("/api/v1/people/", json=body, headers=staff), "person-out", 201)
+    assert created["masked"] is True
+    assert MASKED_RESIDENT_ID.fullmatch(created["resident_id"]) and created["resident_id"] == number[:6] + "*" * 8 + number[-4:]
+    assert MASKED_MOBILE.fullmatch(created["phone"]) and created["phone"] == "138****5678"
+    assert created["birth_date"] == "1958-03-14" and created["sex"] == "male"
+    found = conforms(await client.get("/api/v1/people/", params={"name": "秀"}, headers=staff), "person-page", 200)
+    assert [p["resident_id"] for p in found["items"]] == [created["resident_id"]]
+    full = conforms(await client.get(f"/api/v1/people/{created['id']}", params={"purpose": "conformance"},
+                                     headers=ADMIN), "person-out", 200)
+    assert full["masked"] is False and (full["resident_id"], full["phone"]) == (number, "13812345678")
+
+
+async def test_bad_input_is_a_problem_naming_the_field(client: AppClient) -> None:
+    staff = await signed_in(client, "lin", "township_staff")
+    typo = resident_id(1)[:17] + ("0" if resident_id(1)[17] != "0" else "1")
+    body = {"name": "林秀英", "resident_id": typo, "home_area": SHANGPING_VILLAGE}
+    invalid = problem(await client.post("/api/v1/people/", json=body, headers=staff), 422)
+    assert [e["field"] for e in invalid["errors"]] == ["resident_id"]
+    malformed = problem(await client.post("/api/v1/people/", json={"name": "林秀英"}, headers=staff), 400)
+    assert malformed["errors"] and all(e["field"] for e in malformed["errors"])
+
+
+async def test_outside_the_callers_subtree_is_404_and_a_missing_permission_is_403(client: AppClient) -> None:
+    staff = await signed_in(client, "lin", "township_staff")
+    elsewhere = {"name": "陈", "resident_id": resident_id(2), "home_area": NANYANG_VILLAGE}
+    outside = problem(await client.post("/api/v1/people/", json=elsewhere, headers=staff), 404)
+    assert [e["field"] for e in outside["errors"]] == ["home_area"]
+    committee = await signed_in(client, "wu", "village_committee", SHANGPING_VILLAGE)
+    here = {"name": "陈", "resident_id": resident_id(3), "home_area": SHANGPING_VILLAGE}
+    refused = problem(await client.post("/api/v1/people/", json=here, headers=committee), 403)
+    assert "person:write" in refused["detail"]
+
+
+async def test_nobody_grants_more_than_they_hold(client: AppClient) -> None:
+    admin = await signed_in(client, "lin", "township_admin")
+    other = conforms(await client.post("/api/v1/accounts/", json={"username": "wu", "password": PASSWORD,
+                                                                   "area": YUNXI_TOWN}, headers=admin), "account-out", 201)
+    for role in ("county_admin", "data_steward"):
+        binding = {"account": other["id"], "role": role, "area": YUNXI_TOWN}
+        refused = problem(await client.post("/api/v1/role-bindings/", json=binding, headers=admin), 403)
+        assert [e["field"] for e in refused["errors"]] == ["role"]
+    granted = {"account": other["id"], "role": "village_committee", "area": SHANGPING_VILLAGE}
+    conforms(await client.post("/api/v1/role-bindings/", json=granted, headers=admin), "binding-out", 201)
+
+
+# Organisations and households
+
+
+async def test_organisations_and_households_conform(client: AppClient) -> None:
+    staff = await signed_in(client, "lin", "township_admin")
+    organisation = {"name": "上坪村村民委员会", "kind": "village_committee", "area": SHANGPING_VILLAGE}
+    conforms(await client.post("/api/v1/organisations/", json=organisation, headers=staff), "organisation-out", 201)
+    conforms(await client.get("/api/v1/organisations/", headers=staff), "organisation-page", 200)
+    household = conforms(await client.post("/api/v1/households/", json={"number": "001", "village": SHANGPING_VILLAGE},
+                                            headers=staff), "household-out", 201)
+    person = conforms(await client.post("/api/v1/people/", headers=staff, json={
+        "name": "林秀英", "resident_id": resident_id(4), "home_area": SHANGPING_VILLAGE}), "person-out", 201)
+    members = f"/api/v1/households/{household['id']}/members"
+    joined = conforms(await client.post(members, json={"person": person["id"]}, headers=staff), "household-out", 200)
+    assert [m["id"] for m in joined["members"]] == [person["id"]]
+    conforms(await client.get("/api/v1/households/", params={"village": SHANGPING_VILLAGE}, headers=staff),
+             "household-page", 200)

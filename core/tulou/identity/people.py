@@ -187,7 +187,7 @@ async def person_out(
         phone = mask_phone(phone) if phone else None
     return PersonOut(
         id=person.id, name=person.name, resident_id=resident_id, phone=phone, masked=not unmasked,
-        birth_date=person.birth_date, sex=person.sex.value, home_area=person.home_area_id,
+        birth_date=person.birth_date if unmasked else None, sex=person.sex.value, home_area=person.home_area_id,
         household=person.household_id, tags=list(person.tags), created_at=person.created_at,
         updated_at=person.updated_at,
     )

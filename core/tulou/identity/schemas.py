@@ -68,7 +68,7 @@ class PersonOut(msgspec.Struct):
     resident_id: str
     phone: str | None
     masked: bool
-    birth_date: date
+    birth_date: date | None  # withheld when masked: with the visible digits it rebuilds the number
     sex: str
     home_area: str
     household: int | None

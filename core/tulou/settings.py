@@ -211,9 +211,10 @@ class CoreSettings(BaseSettings):
     jobs: JobSettings = JobSettings()
     identity: IdentitySettings = IdentitySettings()
 
-    _split_plugins = field_validator("plugins", "disable_plugins", mode="before")(
-        classmethod(lambda cls, value: _split_names(value))
-    )
+    @field_validator("plugins", "disable_plugins", mode="before")
+    @classmethod
+    def _split_plugins(cls, value: Any) -> Any:
+        return _split_names(value)
 
     @field_validator("default_locale")
     @classmethod

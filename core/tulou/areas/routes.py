@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from litestar import Controller, get
+from msgspec.structs import asdict
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from tulou.areas import service
 from tulou.areas.codes import AreaLevel
 from tulou.security.guards import PUBLIC
-from tulou.areas.schemas import AreaNode, AreaOut, Page, area_out, build_tree
+from tulou.areas.schemas import AreaNode, Page, area_out, build_tree
 
 MAX_PAGE = 1000
 
@@ -42,11 +43,7 @@ class AreaController(Controller):
         area = await service.get_area(code)
         children = await service.query_areas(parent=code)
         return {
-            **_as_dict(area_out(area)),
-            "ancestors": [_as_dict(area_out(a)) for a in await service.ancestors(area)],
-            "children": [_as_dict(area_out(a)) for a in children],
+            **asdict(area_out(area)),
+            "ancestors": [asdict(area_out(a)) for a in await service.ancestors(area)],
+            "children": [asdict(area_out(a)) for a in children],
         }
-
-
-def _as_dict(area: AreaOut) -> dict[str, object]:
-    return {field: getattr(area, field) for field in area.__struct_fields__}

@@ -44,7 +44,7 @@ async def township(code: str) -> Area:
     return area
 
 
-async def is_enabled(platform: Platform, area: Area, record: PluginRecord) -> bool:
+async def is_enabled(area: Area, record: PluginRecord) -> bool:
     if record.activation is ActivationPolicy.REQUIRED:
         return True
     return await ModuleActivation.exists(area=area, plugin=record.name)
@@ -58,7 +58,7 @@ async def activate_module(platform: Platform, code: str, plugin: str, actor: str
     """
     record = module_record(platform, plugin)
     area = await township(code)
-    if await is_enabled(platform, area, record):
+    if await is_enabled(area, record):
         return False
     async with in_transaction():
         await ModuleActivation.create(area=area, plugin=plugin, enabled_by=actor)

@@ -54,7 +54,7 @@ def create(username: str, area_code: str | None, generate: bool) -> None:
         area = await _root_area(area_code)
         password_hash = await hash_password(password)
         async with in_transaction():
-            account = await Account.create(username=username, password_hash=password_hash)
+            account = await Account.create(username=username, password_hash=password_hash, home_area=area)
             role = await Role.get(name="county_admin")
             await RoleBinding.create(account=account, role=role, area=area, created_by="cli")
             await record_audit("cli", "account.created", area_code=area.code, target_type="account",

@@ -33,7 +33,7 @@ async def create_account(principal: Principal, username: str, password: str, are
     password_hash = await hash_password(password)
     try:
         async with in_transaction():
-            account = await Account.create(username=username, password_hash=password_hash)
+            account = await Account.create(username=username, password_hash=password_hash, home_area=place)
             await record_audit(principal.id, "account.created", area_code=place.code, target_type="account",
                                target_id=str(account.id), detail={"username": username})
     except IntegrityError:

@@ -20,7 +20,12 @@ class TokenKind(str, enum.Enum):
 
 
 class Account(Model):
-    """A member of staff who signs in with a password. Bumping token_version revokes all their tokens."""
+    """A member of staff who signs in with a password. Bumping token_version revokes all their tokens.
+
+    The home area is the area whose administrators manage the account (list, lock,
+    reset). It says nothing about what the account may do, which only bindings grant.
+    Accounts made before home areas existed have none and are managed county-wide.
+    """
 
     id = fields.IntField(primary_key=True)
     username = fields.CharField(max_length=64, unique=True)
@@ -30,7 +35,12 @@ class Account(Model):
     failed_logins = fields.IntField(default=0)
     locked_until = fields.DatetimeField(null=True)
     token_version = fields.IntField(default=0)
+    home_area: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+        "tulou.Area", related_name="accounts", null=True, on_delete=fields.RESTRICT
+    )
     created_at = fields.DatetimeField(auto_now_add=True)
+
+    home_area_id: str | None
 
     class Meta:
         table = "core_account"
@@ -95,4 +105,61 @@ class AccessToken(Model):
 
     class Meta:
         table = "core_access_token"
+        ordering = ["id"]
+
+
+class ClientStatus(str, enum.Enum):
+    ACTIVE = "active"
+    DISABLED = "disabled"
+
+
+class Client(Model):
+    """A department's or vendor's system that signs in with OAuth2 client credentials.
+
+    Its scopes are permission names and hold only in its area's subtree. The secret is
+    random and long, so a SHA-256 digest is enough to keep it, and it is shown only once.
+    """
+
+    id = fields.IntField(primary_key=True)
+    client_id = fields.CharField(max_length=64, unique=True)
+    name = fields.CharField(max_length=200)
+    secret_hash = fields.CharField(max_length=64)
+    organisation: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "tulou.Organisation", related_name="clients", on_delete=fields.RESTRICT
+    )
+    area: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "tulou.Area", related_name="clients", on_delete=fields.RESTRICT
+    )
+    scopes = fields.JSONField(default=list)
+    status = fields.CharEnumField(ClientStatus, max_length=16, default=ClientStatus.ACTIVE)
+    token_version = fields.IntField(default=0)
+    created_by = fields.CharField(max_length=100)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    organisation_id: int
+    area_id: str
+
+    class Meta:
+        table = "core_client"
+        ordering = ["id"]
+
+
+class ClientToken(Model):
+    """An access token issued to a client, kept only as the SHA-256 of the opaque value."""
+
+    id = fields.IntField(primary_key=True)
+    token_hash = fields.CharField(max_length=64, unique=True)
+    client: fields.ForeignKeyRelation[Client] = fields.ForeignKeyField(
+        "tulou.Client", related_name="tokens", on_delete=fields.CASCADE
+    )
+    scopes = fields.JSONField(default=list)
+    expires_at = fields.DatetimeField(db_index=True)
+    revoked = fields.BooleanField(default=False)
+    token_version = fields.IntField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    client_id: int
+
+    class Meta:
+        table = "core_client_token"
         ordering = ["id"]

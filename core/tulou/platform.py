@@ -12,6 +12,7 @@ from tulou.plugins.manager import PluginManager, PluginRecord, describe_error
 from tulou.plugins.manifest import ActivationPolicy
 from tulou.plugins.registry import Registry, collect_registrations, collect_settings_sections
 from tulou.security.authenticators import AccountTokenAuthenticator, Authenticator, BootstrapTokenAuthenticator
+from tulou.security.principal_cache import PrincipalCache, ProcessSignal, signal_for
 from tulou.settings import CoreSettings, build_settings
 
 
@@ -25,6 +26,7 @@ class Platform:
     catalogs: Catalogs
     activations: ActivationIndex
     authenticators: list[Authenticator] = field(default_factory=list)
+    principal_cache: PrincipalCache = field(default_factory=lambda: PrincipalCache(ProcessSignal()))
     migrations_applied: bool = False
 
     @property
@@ -63,6 +65,7 @@ def build_platform(plugins: list[object] | None = None, **setting_overrides: Any
         catalogs=catalogs,
         activations=ActivationIndex(settings.web.module_cache_seconds),
         authenticators=[BootstrapTokenAuthenticator(_secret(settings.admin_token)), AccountTokenAuthenticator()],
+        principal_cache=PrincipalCache(signal_for(settings.database_url)),
     )
 
 

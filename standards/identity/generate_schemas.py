@@ -34,6 +34,7 @@ SHAPES: tuple[type[msgspec.Struct], ...] = (
     identity.HouseholdIn, identity.MemberIn, identity.HeadIn, identity.HouseholdOut,
     accounts.LoginIn, accounts.RefreshIn, accounts.TokenOut, accounts.PasswordChangeIn,
     accounts.AccountIn, accounts.AccountOut, accounts.BindingIn, accounts.BindingOut, accounts.MeOut,
+    accounts.PasswordResetIn, accounts.PasswordResetOut, accounts.RoleIn, accounts.RolePatch, accounts.RoleOut,
 )
 
 
@@ -74,10 +75,13 @@ def generated() -> dict[str, dict[str, Any]]:
         "PersonPage": (identity.Page, identity.PersonOut),
         "OrganisationPage": (identity.Page, identity.OrganisationOut),
         "HouseholdPage": (identity.Page, identity.HouseholdOut),
+        "AccountPage": (identity.Page, accounts.AccountOut),
+        "BindingPage": (identity.Page, accounts.BindingOut),
     }
     for name, (page, item) in pages.items():
         raw[file_stem(name)] = msgspec.json.schema(page_of(name, page, item))
     raw["area-tree"] = msgspec.json.schema(list[AreaNode])
+    raw["role-list"] = msgspec.json.schema(list[accounts.RoleOut])
     raw["area-detail"] = area_detail()
     return {
         f"{stem}.schema.json": {

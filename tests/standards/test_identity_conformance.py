@@ -125,7 +125,7 @@ def test_the_schemas_reject_what_the_spec_forbids() -> None:
 
 
 IDENTITY_PREFIXES = ("/api/v1/areas", "/api/v1/auth", "/api/v1/me", "/api/v1/accounts", "/api/v1/role-bindings",
-                     "/api/v1/people", "/api/v1/organisations", "/api/v1/households")
+                     "/api/v1/roles", "/api/v1/people", "/api/v1/organisations", "/api/v1/households")
 TABLE_ROW = re.compile(r"^\| (GET|POST|PUT|PATCH|DELETE) \| `([^`?]+)[^`]*` \|(.*)$", re.MULTILINE)
 PARAMETER = re.compile(r"\{[^}]+\}")
 
@@ -250,6 +250,48 @@ async def test_nobody_grants_more_than_they_hold(client: AppClient) -> None:
         assert [e["field"] for e in refused["errors"]] == ["role"]
     granted = {"account": other["id"], "role": "village_committee", "area": SHANGPING_VILLAGE}
     conforms(await client.post("/api/v1/role-bindings/", json=granted, headers=admin), "binding-out", 201)
+
+
+# Administering accounts and roles
+
+
+async def test_account_administration_conforms(client: AppClient) -> None:
+    admin = await signed_in(client, "lin", "township_admin")
+    created = await client.post("/api/v1/accounts/", json={"username": "wu", "password": PASSWORD, "area": YUNXI_TOWN},
+                                headers=admin)
+    wu = conforms(created, "account-out", 201)
+    assert wu["home_area"] == YUNXI_TOWN and wu["status"] == "active"
+    page = conforms(await client.get("/api/v1/accounts/", params={"username": "w"}, headers=admin), "account-page", 200)
+    assert [a["username"] for a in page["items"]] == ["wu"]
+    disabled = conforms(await client.post(f"/api/v1/accounts/{wu['id']}/disable", headers=admin), "account-out", 200)
+    assert disabled["status"] == "disabled"
+    problem(await client.post("/api/v1/auth/token", json={"username": "wu", "password": PASSWORD}), 401)
+    conforms(await client.post(f"/api/v1/accounts/{wu['id']}/enable", headers=admin), "account-out", 200)
+    reset = await client.post(f"/api/v1/accounts/{wu['id']}/password", json={"generate": True}, headers=admin)
+    generated = conforms(reset, "password-reset-out", 200)["generated_password"]
+    conforms(await client.post("/api/v1/auth/token", json={"username": "wu", "password": generated}), "token-out", 200)
+    bindings = conforms(await client.get("/api/v1/role-bindings/", headers=admin), "binding-page", 200)
+    assert [b["role"] for b in bindings["items"]] == ["township_admin"]
+    myself = conforms(await client.get("/api/v1/me/", headers=admin), "me-out", 200)["account"]["id"]
+    refused = problem(await client.post(f"/api/v1/accounts/{myself}/disable", headers=admin), 403)
+    assert [e["field"] for e in refused["errors"]] == ["account_id"]
+
+
+async def test_roles_conform(client: AppClient) -> None:
+    staff = await signed_in(client, "lin", "township_staff")
+    roles = conforms(await client.get("/api/v1/roles/", headers=staff), "role-list", 200)
+    assert {"county_admin", "township_admin", "kiosk"} <= {r["name"] for r in roles} and all(r["builtin"] for r in roles)
+    example = json.loads((EXAMPLES / "role-in.clinic-clerk.json").read_text(encoding="utf-8"))
+    problem(await client.post("/api/v1/roles/", json=example, headers=staff), 403)
+    created = conforms(await client.post("/api/v1/roles/", json=example, headers=ADMIN), "role-out", 201)
+    assert created["builtin"] is False and created["permissions"] == sorted(example["permissions"])
+    unknown = problem(await client.patch("/api/v1/roles/clinic_clerk", json={"permissions": ["person:fly"]},
+                                         headers=ADMIN), 422)
+    assert [e["field"] for e in unknown["errors"]] == ["permissions"]
+    conforms(await client.get("/api/v1/roles/clinic_clerk", headers=staff), "role-out", 200)
+    builtin = problem(await client.delete("/api/v1/roles/township_staff", headers=ADMIN), 409)
+    assert [e["field"] for e in builtin["errors"]] == ["name"]
+    assert (await client.delete("/api/v1/roles/clinic_clerk", headers=ADMIN)).status_code == 204
 
 
 # Organisations and households

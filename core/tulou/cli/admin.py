@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
-
 import click
 from tortoise.transactions import in_transaction
 
@@ -14,7 +12,7 @@ from tulou.cli.context import run_with_platform
 from tulou.errors import Invalid
 from tulou.i18n import gettext as _
 from tulou.identity.accounts_models import Account, Role, RoleBinding
-from tulou.identity.passwords import check_password_policy, hash_password
+from tulou.identity.passwords import check_password_policy, generate_password, hash_password
 from tulou.identity.roles import registered_permissions, sync_builtin_roles
 from tulou.platform import Platform
 
@@ -42,7 +40,7 @@ async def _root_area(code: str | None) -> Area:
 @click.option("--generate", is_flag=True, help="generate a strong password and print it once")
 def create(username: str, area_code: str | None, generate: bool) -> None:
     """Create a county administrator account; an existing USERNAME is left unchanged."""
-    password = secrets.token_urlsafe(18) if generate else None
+    password = generate_password(username) if generate else None
     if password is None:
         password = click.prompt(_("Password"), hide_input=True, confirmation_prompt=True)
     check_password_policy(password, username)

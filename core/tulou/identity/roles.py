@@ -1,7 +1,8 @@
 """The built-in roles, kept in ``core_role`` so bindings can point at them.
 
 County and township admins hold everything in their subtree except reading full
-resident numbers, which takes the data steward role, granted on purpose and audited.
+resident numbers, which takes the data steward role, granted on purpose and audited,
+and defining custom roles, which stays with the county.
 ``county_admin`` holds ``*`` (every permission, plugins' included). The other roles
 list core permissions by name and take plugin permissions from the registry each
 time the roles are synced, at start-up and by ``tulou admin create``.
@@ -25,8 +26,12 @@ def N_(message: str) -> str:
 CORE_PERMISSIONS = (
     "modules:manage", "audit:read", "person:read", "person:read_sensitive", "person:write",
     "household:read", "household:write", "organisation:read", "organisation:write",
-    "account:read", "account:write", "role:grant",
+    "account:read", "account:write", "role:grant", "role:manage",
 )
+
+#: Left to the county: reading full resident numbers, and defining roles, which would let
+#: a township shape what every other township's staff may be granted.
+COUNTY_ONLY = ("person:read_sensitive", "role:manage")
 
 
 @dataclass(frozen=True)
@@ -41,7 +46,7 @@ BUILTIN_ROLES = (
     BuiltinRole("county_admin", N_("County administrator"), (ALL_PERMISSIONS,)),
     BuiltinRole(
         "township_admin", N_("Township administrator"),
-        tuple(p for p in CORE_PERMISSIONS if p != "person:read_sensitive"), "all",
+        tuple(p for p in CORE_PERMISSIONS if p not in COUNTY_ONLY), "all",
     ),
     BuiltinRole(
         "township_staff", N_("Township staff"),
@@ -80,3 +85,8 @@ async def sync_builtin_roles(plugin_permissions: Iterable[str]) -> None:
 def registered_permissions(registry: object) -> list[str]:
     """Every permission name the working plugins declared."""
     return [p.name for perms in getattr(registry, "permissions", {}).values() for p in perms]
+
+
+def known_permissions(registry: object) -> frozenset[str]:
+    """The names a role may hold: the core's and the working plugins'."""
+    return frozenset((*CORE_PERMISSIONS, *registered_permissions(registry)))

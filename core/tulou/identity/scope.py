@@ -34,6 +34,12 @@ async def area_in_scope(principal: Principal, code: str, field: str, *, village:
     return area
 
 
+async def in_area(principal: Principal, code: str, column: str, field: str = "area") -> Q:
+    """A filter keeping rows whose area ``column`` lies in the subtree of ``code``, an area the caller covers."""
+    root = await area_in_scope(principal, code, field)
+    return in_subtrees((root.code,), column)
+
+
 def clamp(limit: int) -> int:
     """The page size actually served: at least 1, at most :data:`MAX_PAGE`."""
     return max(1, min(limit, MAX_PAGE))

@@ -16,7 +16,7 @@ from tortoise.transactions import in_transaction
 from tulou.audit.service import record_audit
 from tulou.errors import Conflict, Invalid, NotFound
 from tulou.i18n import gettext as _
-from tulou.identity.crypto import PersonalDataCipher
+from tulou.identity.crypto import EncryptedColumn, PersonalDataCipher
 from tulou.identity.masking import mask_phone, mask_resident_id
 from tulou.identity.models import Person, Sex
 from tulou.identity.resident_id import parse_phone, parse_resident_id
@@ -27,6 +27,11 @@ from tulou.security.principal import Principal
 RESIDENT_ID = "person.resident_id"
 PHONE = "person.phone"
 READ_SENSITIVE = "person:read_sensitive"
+# Every column that holds personal-data tokens; key rotation re-encrypts exactly these.
+ENCRYPTED_COLUMNS = (
+    EncryptedColumn(Person, "resident_id_cipher", RESIDENT_ID),
+    EncryptedColumn(Person, "phone_cipher", PHONE),
+)
 
 
 def visible_people(principal: Principal) -> QuerySet[Person]:

@@ -281,3 +281,9 @@ async def test_a_file_it_cannot_use_is_refused_whole(
     with pytest.raises(Invalid) as refused:
         await run_import(app, path, skip_invalid=True)
     assert expected in refused.value.detail and refused.value.field == "file"
+
+
+async def test_the_template_in_the_guides_imports_on_the_demo_county(app: Any) -> None:
+    template = Path(__file__).parents[2] / "docs" / "guides" / "people-import.csv"
+    result = await run_import(app, template)
+    assert result.errors == [] and len(result.good) == 5 and result.households_created == 2

@@ -115,6 +115,7 @@ class RowChecker:
         return None
 
     async def check(self, sheet_row: SheetRow) -> CheckedRow:
+        """One row on its own: every field's error, or the columns of the person it becomes."""
         row = CheckedRow(sheet_row.line, sheet_row.cells)
         text = {name: cell_text(value) for name, value in sheet_row.values.items()}
         for name in REQUIRED:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -22,6 +22,7 @@ from tulou.security.principal import Principal
 HEAD_ID = 1
 ACTION_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 VERIFY_BATCH = 1000
+INSERT_BATCH = 1000
 
 # A write before the head is read: PostgreSQL takes the head row's lock until commit,
 # SQLite takes its single write lock, so concurrent appends take turns on both.
@@ -29,6 +30,18 @@ TAKE_HEAD = (
     f"INSERT INTO core_audit_head (id, appends, last_id, last_hash) VALUES ({HEAD_ID}, 1, 0, '{GENESIS_HASH}') "
     "ON CONFLICT (id) DO UPDATE SET appends = core_audit_head.appends + 1"
 )
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One action to record, before it has its place in the chain."""
+
+    action: str
+    area_code: str | None = None
+    target_type: str | None = None
+    target_id: str | None = None
+    purpose: str | None = None
+    detail: dict[str, Any] | None = None
 
 
 async def record_audit(
@@ -45,26 +58,47 @@ async def record_audit(
 
     Raises on any failure, so the audited action cannot complete unaudited.
     """
-    if not ACTION_PATTERN.match(action):
-        raise ValueError(f"audit action must be dotted lower-case words, got {action!r}")
+    event = AuditEvent(action, area_code, target_type, target_id, purpose, detail)
+    return (await record_audits(actor, [event]))[0]
+
+
+async def record_audits(actor: str, events: Sequence[AuditEvent]) -> list[AuditEntry]:
+    """Append one entry per event, chained in order, in one turn at the head.
+
+    A bulk import records thousands of actions: one head lock and a batched insert
+    instead of a round of queries for each.
+    """
+    for event in events:
+        if not ACTION_PATTERN.match(event.action):
+            raise ValueError(f"audit action must be dotted lower-case words, got {event.action!r}")
+    if not events:
+        return []
     async with in_transaction() as connection:
         await connection.execute_query(TAKE_HEAD)
         latest = await AuditEntry.all().order_by("-id").only("id", "hash").first()
-        fields: dict[str, Any] = {
-            "id": (latest.id if latest else 0) + 1,
-            "at": datetime.now(timezone.utc),
-            "actor": actor,
-            "action": action,
-            "area_code": area_code,
-            "target_type": target_type,
-            "target_id": None if target_id is None else str(target_id),
-            "purpose": purpose,
-            "detail": detail or {},
-        }
-        prev_hash = latest.hash if latest else GENESIS_HASH
-        entry = await AuditEntry.create(**fields, prev_hash=prev_hash, hash=entry_hash(prev_hash, fields))
-        await AuditHead.filter(id=HEAD_ID).update(last_id=entry.id, last_hash=entry.hash)
-    return entry
+        next_id, prev_hash = (latest.id + 1, latest.hash) if latest else (1, GENESIS_HASH)
+        entries: list[AuditEntry] = []
+        for number, event in enumerate(events, start=next_id):
+            fields = _entry_fields(number, actor, event)
+            entries.append(AuditEntry(**fields, prev_hash=prev_hash, hash=entry_hash(prev_hash, fields)))
+            prev_hash = entries[-1].hash
+        await AuditEntry.bulk_create(entries, batch_size=INSERT_BATCH)
+        await AuditHead.filter(id=HEAD_ID).update(last_id=entries[-1].id, last_hash=prev_hash)
+    return entries
+
+
+def _entry_fields(number: int, actor: str, event: AuditEvent) -> dict[str, Any]:
+    return {
+        "id": number,
+        "at": datetime.now(timezone.utc),
+        "actor": actor,
+        "action": event.action,
+        "area_code": event.area_code,
+        "target_type": event.target_type,
+        "target_id": None if event.target_id is None else str(event.target_id),
+        "purpose": event.purpose,
+        "detail": event.detail or {},
+    }
 
 
 @dataclass(frozen=True)

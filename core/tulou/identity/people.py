@@ -63,27 +63,43 @@ def _name(text: str) -> str:
     return name
 
 
+def already_registered() -> Conflict:
+    return Conflict(_("A person with this resident ID number is already registered"), field="resident_id")
+
+
 async def _refuse_duplicate(index: str, exclude: int | None = None) -> None:
     query = Person.filter(resident_id_index=index)
     if exclude is not None:
         query = query.exclude(id=exclude)
     if await query.exists():
-        raise Conflict(_("A person with this resident ID number is already registered"), field="resident_id")
+        raise already_registered()
+
+
+def person_fields(cipher: PersonalDataCipher, data: PersonIn) -> dict[str, Any]:
+    """The columns of a new person, checked, canonical and encrypted; the home area is checked apart.
+
+    Raises :class:`Invalid` at the first bad field. The bulk import builds its rows here
+    too, so a person is the same whichever door they came in by.
+    """
+    return {
+        "name": _name(data.name), **_resident_fields(cipher, data.resident_id), **_phone_fields(cipher, data.phone),
+        "tags": sorted(set(data.tags)),
+    }
 
 
 async def create_person(principal: Principal, cipher: PersonalDataCipher, data: PersonIn) -> Person:
     """Register a resident of a village the caller covers; the row and its audit entry commit together."""
-    fields = {"name": _name(data.name), **_resident_fields(cipher, data.resident_id), **_phone_fields(cipher, data.phone)}
+    fields = person_fields(cipher, data)
     area = await area_in_scope(principal, data.home_area, "home_area", village=True)
     await _refuse_duplicate(fields["resident_id_index"])
     try:
         async with in_transaction():
-            person = await Person.create(**fields, home_area=area, tags=sorted(set(data.tags)))
+            person = await Person.create(**fields, home_area=area)
             await record_audit(
                 principal.id, "person.created", area_code=area.code, target_type="person", target_id=str(person.id),
             )
     except IntegrityError:  # registered concurrently between the check and the insert
-        raise Conflict(_("A person with this resident ID number is already registered"), field="resident_id") from None
+        raise already_registered() from None
     return person
 
 
@@ -157,7 +173,7 @@ async def update_person(
                 target_id=str(person.id), detail={"fields": changed},
             )
     except IntegrityError:
-        raise Conflict(_("A person with this resident ID number is already registered"), field="resident_id") from None
+        raise already_registered() from None
     return await Person.get(id=person.id)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -189,17 +190,13 @@ async def test_password_policy_names_the_field(client: Any) -> None:
         assert response.json()["errors"][0]["field"] == "password"
 
 
-def test_admin_create_generates_a_password_that_signs_in(database_url: str, tmp_path: Path) -> None:
+def run_tulou(database_url: str, tmp_path: Path, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "TULOU_DATABASE__URL": database_url, "TULOU_DATA_DIR": str(tmp_path / "data"), "TULOU_DEFAULT_LOCALE": "en"}
+    return subprocess.run([sys.executable, "-m", "tulou", *args], capture_output=True, text=True, env=env, input=input, timeout=120)
 
-    def tulou(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "tulou", *args], capture_output=True, text=True, env=env, timeout=120)
 
-    assert tulou("demo").returncode == 0
-    created, again = tulou("admin", "create", "chief", "--generate"), tulou("admin", "create", "chief", "--generate")
-    assert created.returncode == 0, created.stderr
-    assert again.returncode == 0 and "already exists" in again.stdout
-    password = created.stdout.strip().splitlines()[-1].strip()
+def county_admin_signs_in(database_url: str, tmp_path: Path, username: str, password: str) -> None:
+    """Sign in through the API and find the account bound as ``county_admin`` at the demo county."""
 
     async def check() -> None:
         from tests.conftest import running_app
@@ -207,11 +204,29 @@ def test_admin_create_generates_a_password_that_signs_in(database_url: str, tmp_
 
         app = create_app(plugins=[], database={"url": database_url}, data_dir=tmp_path / "data", jobs={"enabled": False})
         async with running_app(app, demo=False) as client:
-            issued = await client.post(TOKEN, json={"username": "chief", "password": password})
+            issued = await client.post(TOKEN, json={"username": username, "password": password})
             assert issued.status_code == 200, issued.text
             me = (await client.get(ME, headers=bearer(issued.json()["access_token"]))).json()
             assert me["bindings"][0]["role"] == "county_admin" and me["bindings"][0]["area"] == DEMO_COUNTY
 
-    import asyncio
-
     asyncio.run(check())
+
+
+def test_admin_create_generates_a_password_that_signs_in(database_url: str, tmp_path: Path) -> None:
+    assert run_tulou(database_url, tmp_path, "demo").returncode == 0
+    created = run_tulou(database_url, tmp_path, "admin", "create", "chief", "--generate")
+    again = run_tulou(database_url, tmp_path, "admin", "create", "chief", "--generate")
+    assert created.returncode == 0, created.stderr
+    assert again.returncode == 0 and "already exists" in again.stdout
+    county_admin_signs_in(database_url, tmp_path, "chief", created.stdout.strip().splitlines()[-1].strip())
+
+
+def test_admin_create_reads_a_script_s_password_from_stdin(database_url: str, tmp_path: Path) -> None:
+    assert run_tulou(database_url, tmp_path, "demo").returncode == 0
+    both = run_tulou(database_url, tmp_path, "admin", "create", "chief", "--generate", "--password-stdin", input=PASSWORD)
+    weak = run_tulou(database_url, tmp_path, "admin", "create", "chief", "--password-stdin", input="short\n")
+    created = run_tulou(database_url, tmp_path, "admin", "create", "chief", "--password-stdin", input=f"{PASSWORD}\n")
+    assert both.returncode == 2 and weak.returncode == 1 and "password" in weak.stderr
+    assert created.returncode == 0, created.stderr
+    assert PASSWORD not in created.stdout + created.stderr
+    county_admin_signs_in(database_url, tmp_path, "chief", PASSWORD)

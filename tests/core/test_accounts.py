@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import subprocess
 import sys
@@ -63,7 +64,7 @@ async def test_login_gives_tokens_that_show_the_callers_grants(client: Any) -> N
     [grant] = me.json()["grants"]
     assert grant["area"] == YUNXI_TOWN and "person:read" in grant["permissions"]
     assert "person:read_sensitive" not in grant["permissions"]
-    stored = await AccessToken.all()
+    stored = await AccessToken.filter(account__username="lin")
     assert issued["access_token"] not in {t.token_hash for t in stored} and len(stored) == 2
     assert await AuditEntry.filter(action="auth.login").count() == 1
 
@@ -109,6 +110,19 @@ async def test_bad_tokens_are_rejected(client: Any) -> None:
     assert (await client.get(ME, headers=bearer(issued["refresh_token"]))).status_code == 401
     await AccessToken.all().update(expires_at=datetime.now(timezone.utc) - timedelta(seconds=1))
     assert (await client.get(ME, headers=bearer(good))).status_code == 401
+
+
+async def test_a_retired_bootstrap_token_opens_nothing_and_is_warned_about(
+    serve: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    old = "a-bootstrap-token-from-before-accounts"
+    monkeypatch.setenv("TULOU_ADMIN_TOKEN", old)
+    with caplog.at_level(logging.WARNING, logger="tulou.web.lifespan"):
+        async with serve() as client:
+            refused = await client.get("/api/v1/audit", headers=bearer(old))
+    assert refused.status_code == 401
+    [warning] = [record.getMessage() for record in caplog.records if "TULOU_ADMIN_TOKEN" in record.getMessage()]
+    assert "tulou admin create" in warning and old not in warning
 
 
 async def test_logout_revokes_every_token(client: Any) -> None:

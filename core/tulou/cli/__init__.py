@@ -20,7 +20,7 @@ from tulou.cli.database import migrate
 from tulou.cli.develop import makemigrations
 from tulou.cli.identity import identity
 from tulou.cli.plugins import plugins
-from tulou.cli.serve import admin_token, serve
+from tulou.cli.serve import serve
 from tulou.errors import Problem
 from tulou.i18n import gettext as _
 from tulou.settings import SettingsError
@@ -53,7 +53,7 @@ def cli() -> None:
     """Tulou: the shared core of a county's smart-village systems."""
 
 
-for command in (serve, migrate, makemigrations, demo, areas, audit, plugins, config, admin_token, identity, admin):
+for command in (serve, migrate, makemigrations, demo, areas, audit, plugins, config, identity, admin):
     cli.add_command(command)
 
 

@@ -18,6 +18,7 @@ import contextlib
 import json
 import os
 import re
+import secrets
 import shutil
 import socket
 import subprocess
@@ -32,7 +33,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 VENV_BIN = Path(sys.executable).parent
 TULOU = str(VENV_BIN / "tulou")
-TOKEN = "bench-admin-token-0123456789"
+ADMIN = "benchadmin"
 TOWN, VILLAGE = "350899100000", "350899100201"
 DURATION = os.environ.get("BENCH_DURATION", "5s")
 
@@ -88,7 +89,11 @@ def wrk(url: str, headers: dict[str, str] | None = None) -> float:
     return float(match.group(1))
 
 
-def prepare(workdir: Path) -> dict[str, str]:
+def prepare(workdir: Path) -> tuple[dict[str, str], str]:
+    """Install the probe plugin, migrate, load the demo county and create an administrator.
+
+    Returns the servers' environment and the administrator's password.
+    """
     probe_target = workdir / "probe"
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target", str(probe_target), str(HERE / "probe_plugin")],
@@ -98,21 +103,21 @@ def prepare(workdir: Path) -> dict[str, str]:
         **os.environ,
         "PYTHONPATH": str(probe_target),
         "TULOU_DATA_DIR": str(workdir / "data"),
-        "TULOU_ADMIN_TOKEN": TOKEN,
         "TULOU_LOG_LEVEL": "WARNING",
         "TULOU_JOBS__ENABLED": "false",
     }
     for command in (["migrate"], ["demo"], ["identity", "new-keys", "--env-file", str(workdir / ".env")]):
         subprocess.run([TULOU, *command], env=env, check=True, stdout=subprocess.DEVNULL, cwd=workdir)
-    created = subprocess.run(
-        [TULOU, "admin", "create", "benchadmin", "--generate"], env=env, check=True, capture_output=True, text=True, cwd=workdir
+    password = secrets.token_urlsafe(18)
+    subprocess.run(
+        [TULOU, "admin", "create", ADMIN, "--password-stdin"], env=env, check=True, input=password, text=True,
+        stdout=subprocess.DEVNULL, cwd=workdir,
     )
-    env["BENCH_ADMIN_PASSWORD"] = created.stdout.strip().splitlines()[-1].strip()
-    return env
+    return env, password
 
 
 def sign_in(base: str, password: str) -> str:
-    body = json.dumps({"username": "benchadmin", "password": password}).encode()
+    body = json.dumps({"username": ADMIN, "password": password}).encode()
     request = urllib.request.Request(f"{base}/api/v1/auth/token", data=body, headers={"content-type": "application/json"})
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.load(response)["access_token"]
@@ -138,7 +143,7 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (make bench installs it)")
     with tempfile.TemporaryDirectory() as directory:
-        env = prepare(Path(directory))
+        env, password = prepare(Path(directory))
         results: list[tuple[str, str, str]] = []
 
         port = free_port()
@@ -147,11 +152,10 @@ def main() -> None:
             wait_ready(f"http://127.0.0.1:{port}/readyz")
             startup = time.perf_counter() - started
             base = f"http://127.0.0.1:{port}"
-            auth = {"Authorization": f"Bearer {TOKEN}"}
+            staff = {"Authorization": f"Bearer {sign_in(base, password)}"}
             for plugin in ("benchprobe", "notices"):
-                assert status(f"{base}/api/v1/areas/{TOWN}/modules/{plugin}", "PUT", auth) in (200, 201)
+                assert status(f"{base}/api/v1/areas/{TOWN}/modules/{plugin}", "PUT", staff) in (200, 201)
             time.sleep(2.5)  # past the module cache age, so every worker sees the activation
-            staff = {"Authorization": f"Bearer {sign_in(base, env['BENCH_ADMIN_PASSWORD'])}"}
             assert status(f"{base}/api/v1/benchprobe/areas/{VILLAGE}/guarded", headers=staff) == 200
             bare = wrk(f"{base}/healthz")
             gated = wrk(f"{base}/api/v1/benchprobe/areas/{VILLAGE}/ping")

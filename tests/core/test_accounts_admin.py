@@ -56,7 +56,7 @@ async def test_accounts_are_listed_within_the_callers_areas(client: Any) -> None
     assert (await client.get(f"{ACCOUNTS}/{zhao}", headers=lin)).status_code == 404
     assert (await client.get(f"{ACCOUNTS}/{wu}", headers=lin)).json()["username"] == "wu"
     everyone = (await client.get(f"{ACCOUNTS}/", params={"limit": 1000}, headers=ADMIN)).json()
-    assert everyone["limit"] == 200 and [a["username"] for a in everyone["items"]] == ["lin", "wu", "zhao", "legacy"]
+    assert everyone["limit"] == 200 and [a["username"] for a in everyone["items"]] == ["test-admin", "lin", "wu", "zhao", "legacy"]
 
 
 async def test_accounts_without_a_home_are_managed_from_a_root_area_only(client: Any) -> None:

@@ -118,7 +118,8 @@ def test_dry_run_writes_nothing_and_report_goes_where_asked(tulou, tmp_path: Pat
     assert dry.returncode == 0 and "Dry run: 0 person(s)" in dry.stdout
     assert [line["line"] for line in read_report(report)] == ["2", "3"]
     assert "also on line 3" in read_report(report)[0]["error"]
-    assert misused.exit_code == 2 and "--report needs --skip-invalid" in misused.output
+    error_line = misused.output.strip().splitlines()[-1]  # in whichever language an earlier test left active
+    assert misused.exit_code == 2 and "--report" in error_line and "--skip-invalid" in error_line
     single = tulou("people", "import", str(write_csv(tmp_path / "one.csv", [row(1)])))
     assert "1 person(s) created" in single.stdout
 

@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from tulou.areas.codes import subtree_prefix
+from tulou.areas.models import Area
 from tulou.areas.service import in_subtrees, valid_code
 from tulou.audit.chain import GENESIS_HASH, HASHED_FIELDS, entry_hash
 from tulou.audit.models import AuditEntry, AuditHead
@@ -149,21 +151,30 @@ async def verify_chain() -> ChainReport:
     return ChainReport(True, checked)
 
 
-def scoped_entries(principal: Principal) -> QuerySet[AuditEntry]:
+async def _holds_every_root(principal: Principal) -> bool:
+    """Whether the principal's subtrees cover every root area: the county's own administrators."""
+    roots = await Area.filter(parent_id=None).values_list("code", flat=True)
+    return bool(roots) and all(principal.covers(root) for root in roots)
+
+
+async def scoped_entries(principal: Principal) -> QuerySet[AuditEntry]:
     """Entries the principal may read: those in its subtrees, or all for a county-wide principal.
 
     Entries without an area (logins, client creation) are county-wide business.
     """
     if principal.area_roots is None:
         return AuditEntry.all()
-    return AuditEntry.filter(in_subtrees(principal.area_roots, "area_code"))
+    placed = in_subtrees(principal.area_roots, "area_code")
+    if await _holds_every_root(principal):
+        return AuditEntry.filter(placed | Q(area_code=None))
+    return AuditEntry.filter(placed)
 
 
 async def list_entries(
     principal: Principal, area: str | None = None, action: str | None = None, limit: int = 100, offset: int = 0
 ) -> tuple[list[AuditEntry], int]:
     """One page of the entries the principal may read, newest first, and how many there are."""
-    query = scoped_entries(principal)
+    query = await scoped_entries(principal)
     if area is not None:
         if not principal.covers(valid_code(area, "area")):
             raise NotFound(_("Area not found"), field="area")

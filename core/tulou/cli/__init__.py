@@ -21,7 +21,7 @@ from tulou.cli.develop import makemigrations
 from tulou.cli.identity import identity
 from tulou.cli.people import people
 from tulou.cli.plugins import plugins
-from tulou.cli.serve import admin_token, serve
+from tulou.cli.serve import serve
 from tulou.errors import Problem
 from tulou.i18n import gettext as _
 from tulou.settings import SettingsError
@@ -54,7 +54,7 @@ def cli() -> None:
     """Tulou: the shared core of a county's smart-village systems."""
 
 
-for command in (serve, migrate, makemigrations, demo, areas, audit, plugins, config, admin_token, identity, admin, people):
+for command in (serve, migrate, makemigrations, demo, areas, audit, plugins, config, identity, admin, people):
     cli.add_command(command)
 
 

@@ -1,17 +1,16 @@
 """Turning a request's credentials into a :class:`Principal`.
 
-The bootstrap admin token from ``TULOU_ADMIN_TOKEN`` is tried first, then the
-tokens accounts sign in for. Guards and routes never know which one answered.
+Each authenticator recognises one kind of credential, such as the tokens accounts
+sign in for. Guards and routes never know which one answered.
 """
 
 from __future__ import annotations
 
-import hmac
 from typing import Protocol
 
 from litestar.connection import ASGIConnection
 
-from tulou.security.principal import ALL_PERMISSIONS, Principal
+from tulou.security.principal import Principal
 
 
 class Authenticator(Protocol):
@@ -22,25 +21,6 @@ def bearer_token(connection: ASGIConnection) -> str | None:
     header = connection.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-
-
-class BootstrapTokenAuthenticator:
-    """Accepts the configured admin token as a principal holding every permission everywhere."""
-
-    def __init__(self, token: str | None) -> None:
-        self._token = token
-
-    async def __call__(self, connection: ASGIConnection) -> Principal | None:
-        presented = bearer_token(connection)
-        if not self._token or presented is None:
-            return None
-        if not hmac.compare_digest(presented.encode(), self._token.encode()):
-            return None
-        return Principal(
-            id="bootstrap-admin",
-            display_name="bootstrap admin",
-            permissions=frozenset({ALL_PERMISSIONS}),
-        )
 
 
 class AccountTokenAuthenticator:

@@ -11,7 +11,9 @@ from tulou.modules.index import ActivationIndex
 from tulou.plugins.manager import PluginManager, PluginRecord, describe_error
 from tulou.plugins.manifest import ActivationPolicy
 from tulou.plugins.registry import Registry, collect_registrations, collect_settings_sections
-from tulou.security.authenticators import AccountTokenAuthenticator, Authenticator, BootstrapTokenAuthenticator
+from tulou.security.authenticators import (
+    AccountTokenAuthenticator, Authenticator, BootstrapTokenAuthenticator, ClientTokenAuthenticator,
+)
 from tulou.settings import CoreSettings, build_settings
 
 
@@ -62,7 +64,11 @@ def build_platform(plugins: list[object] | None = None, **setting_overrides: Any
         registry=registry,
         catalogs=catalogs,
         activations=ActivationIndex(settings.web.module_cache_seconds),
-        authenticators=[BootstrapTokenAuthenticator(_secret(settings.admin_token)), AccountTokenAuthenticator()],
+        # Client tokens go before account tokens: they are told apart by their prefix, without a lookup.
+        authenticators=[
+            BootstrapTokenAuthenticator(_secret(settings.admin_token)), ClientTokenAuthenticator(),
+            AccountTokenAuthenticator(),
+        ],
     )
 
 

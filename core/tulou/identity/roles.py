@@ -25,7 +25,7 @@ def N_(message: str) -> str:
 CORE_PERMISSIONS = (
     "modules:manage", "audit:read", "person:read", "person:read_sensitive", "person:write",
     "household:read", "household:write", "organisation:read", "organisation:write",
-    "account:read", "account:write", "role:grant",
+    "account:read", "account:write", "role:grant", "client:read", "client:write",
 )
 
 
@@ -80,3 +80,8 @@ async def sync_builtin_roles(plugin_permissions: Iterable[str]) -> None:
 def registered_permissions(registry: object) -> list[str]:
     """Every permission name the working plugins declared."""
     return [p.name for perms in getattr(registry, "permissions", {}).values() for p in perms]
+
+
+def known_permissions(registry: object) -> frozenset[str]:
+    """Every permission name that can be granted: the core's and the working plugins'."""
+    return frozenset(CORE_PERMISSIONS).union(registered_permissions(registry))

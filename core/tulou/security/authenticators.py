@@ -51,3 +51,13 @@ class AccountTokenAuthenticator:
 
         presented = bearer_token(connection)
         return None if presented is None else await principal_for_token(presented)
+
+
+class ClientTokenAuthenticator:
+    """Accepts an access token issued by ``POST /api/v1/oauth/token`` to an active system client."""
+
+    async def __call__(self, connection: ASGIConnection) -> Principal | None:
+        from tulou.identity.clients import principal_for_client_token  # identity builds on security
+
+        presented = bearer_token(connection)
+        return None if presented is None else await principal_for_client_token(presented)

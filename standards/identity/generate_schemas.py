@@ -22,6 +22,7 @@ from tulou import STANDARD_VERSION
 from tulou.areas.schemas import AreaNode, AreaOut
 from tulou.areas.schemas import Page as AreaPageShape
 from tulou.identity import account_schemas as accounts
+from tulou.identity import client_schemas as clients
 from tulou.identity import schemas as identity
 
 SCHEMAS = Path(__file__).parent / "schemas"
@@ -34,6 +35,7 @@ SHAPES: tuple[type[msgspec.Struct], ...] = (
     identity.HouseholdIn, identity.MemberIn, identity.HeadIn, identity.HouseholdOut,
     accounts.LoginIn, accounts.RefreshIn, accounts.TokenOut, accounts.PasswordChangeIn,
     accounts.AccountIn, accounts.AccountOut, accounts.BindingIn, accounts.BindingOut, accounts.MeOut,
+    clients.ClientIn, clients.ClientPatch, clients.ClientOut, clients.ClientSecretOut, clients.ClientTokenOut,
 )
 
 
@@ -74,6 +76,7 @@ def generated() -> dict[str, dict[str, Any]]:
         "PersonPage": (identity.Page, identity.PersonOut),
         "OrganisationPage": (identity.Page, identity.OrganisationOut),
         "HouseholdPage": (identity.Page, identity.HouseholdOut),
+        "ClientPage": (identity.Page, clients.ClientOut),
     }
     for name, (page, item) in pages.items():
         raw[file_stem(name)] = msgspec.json.schema(page_of(name, page, item))

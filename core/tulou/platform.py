@@ -14,6 +14,7 @@ from tulou.plugins.registry import Registry, collect_registrations, collect_sett
 from tulou.security.authenticators import (
     AccountTokenAuthenticator, Authenticator, BootstrapTokenAuthenticator, ClientTokenAuthenticator,
 )
+from tulou.security.principal_cache import PrincipalCache, ProcessSignal, signal_for
 from tulou.settings import CoreSettings, build_settings
 
 
@@ -27,6 +28,7 @@ class Platform:
     catalogs: Catalogs
     activations: ActivationIndex
     authenticators: list[Authenticator] = field(default_factory=list)
+    principal_cache: PrincipalCache = field(default_factory=lambda: PrincipalCache(ProcessSignal()))
     migrations_applied: bool = False
 
     @property
@@ -69,6 +71,7 @@ def build_platform(plugins: list[object] | None = None, **setting_overrides: Any
             BootstrapTokenAuthenticator(_secret(settings.admin_token)), ClientTokenAuthenticator(),
             AccountTokenAuthenticator(),
         ],
+        principal_cache=PrincipalCache(signal_for(settings.database_url)),
     )
 
 

@@ -13,6 +13,7 @@ from tulou.identity.auth import account_id_of, revoke_all
 from tulou.identity.passwords import check_password_policy, hash_password, verify_password
 from tulou.identity.scope import area_in_scope
 from tulou.security.principal import Principal
+from tulou.security.principal_cache import principals_changed
 
 
 def _require(principal: Principal, permission: str, area: str) -> None:
@@ -64,6 +65,7 @@ async def bind_role(principal: Principal, account_id: int, role_name: str, area:
                                target_id=str(account_id), detail={"role": role.name, "binding": binding.id})
     except IntegrityError:
         raise Conflict(_("The account already holds this role in this area"), field="role") from None
+    await principals_changed()
     return binding
 
 
@@ -78,6 +80,7 @@ async def unbind_role(principal: Principal, binding_id: int) -> None:
         await revoke_all(binding.account_id)
         await record_audit(principal.id, "role.unbound", area_code=binding.area_id, target_type="account",
                            target_id=str(binding.account_id), detail={"role": binding.role.name, "binding": binding_id})
+    await principals_changed()
 
 
 async def change_password(principal: Principal, current: str, new: str) -> None:
@@ -94,6 +97,7 @@ async def change_password(principal: Principal, current: str, new: str) -> None:
         await Account.filter(id=account.id).update(password_hash=password_hash, failed_logins=0, locked_until=None)
         await revoke_all(account.id)
         await record_audit(principal.id, "account.password_changed", target_type="account", target_id=str(account.id))
+    await principals_changed()
 
 
 async def bindings_of(account_id: int) -> list[RoleBinding]:

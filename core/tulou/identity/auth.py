@@ -22,6 +22,7 @@ from tulou.i18n import gettext as _
 from tulou.identity.accounts_models import AccessToken, Account, AccountStatus, RoleBinding, TokenKind
 from tulou.identity.passwords import hash_password, needs_rehash, verify_password
 from tulou.security.principal import Grant, Principal
+from tulou.security.principal_cache import principals_changed
 
 ACCESS_LIFETIME = timedelta(minutes=15)
 REFRESH_LIFETIME = timedelta(days=30)
@@ -139,6 +140,7 @@ async def refresh(token: str) -> IssuedTokens:
             await revoke_all(stored.account_id)
             await record_audit(f"account:{stored.account_id}", "auth.refresh_reused", target_type="account",
                                target_id=str(stored.account_id))
+        await principals_changed()
         raise Unauthorized(_("The token is invalid or has expired"))
     live = await _live_token(token, TokenKind.REFRESH)
     if live is None:
@@ -150,7 +152,7 @@ async def refresh(token: str) -> IssuedTokens:
 
 
 async def revoke_all(account_id: int) -> None:
-    """Kill every token the account holds, at once."""
+    """Kill every token the account holds; callers then announce :func:`principals_changed` after commit."""
     await Account.filter(id=account_id).update(token_version=F("token_version") + 1)
     await AccessToken.filter(account_id=account_id, revoked=False).update(revoked=True)
 
@@ -162,6 +164,7 @@ async def logout(principal: Principal) -> None:
     async with in_transaction():
         await revoke_all(account_id)
         await record_audit(principal.id, "auth.logout", target_type="account", target_id=str(account_id))
+    await principals_changed()
 
 
 def account_id_of(principal: Principal) -> int | None:
@@ -183,4 +186,4 @@ async def principal_for_token(token: str) -> Principal | None:
     if live is None:
         return None
     account: Account = live.account
-    return Principal.from_grants(_actor(account), account.username, await grants_of(account.id))
+    return Principal.from_grants(_actor(account), account.username, await grants_of(account.id), live.expires_at)

@@ -12,6 +12,7 @@ from litestar.types import Guard
 
 from tulou.errors import Forbidden, NotFound, Unauthorized
 from tulou.i18n import gettext as _
+from tulou.security.authenticators import bearer_token
 from tulou.security.principal import Principal
 
 PRINCIPAL_KEY = "tulou_principal"
@@ -25,13 +26,25 @@ async def current_principal(connection: ASGIConnection) -> Principal | None:
     """The caller, authenticated once per request and remembered in the request scope."""
     if PRINCIPAL_KEY in connection.scope:
         return connection.scope[PRINCIPAL_KEY]  # type: ignore[literal-required]
-    principal = None
-    for authenticate in connection.app.state.platform.authenticators:
-        principal = await authenticate(connection)
-        if principal is not None:
-            break
+    principal = await _authenticate(connection)
     connection.scope[PRINCIPAL_KEY] = principal  # type: ignore[literal-required]
     return principal
+
+
+async def _authenticate(connection: ASGIConnection) -> Principal | None:
+    """Ask the cache, then each authenticator in turn; remember what a token resolved to."""
+    platform = connection.app.state.platform
+    token = bearer_token(connection)
+    if token is not None and (cached := platform.principal_cache.get(token)) is not None:
+        return cached
+    stamp = platform.principal_cache.stamp()
+    for authenticate in platform.authenticators:
+        principal = await authenticate(connection)
+        if principal is not None:
+            if token is not None:
+                platform.principal_cache.put(token, principal, stamp)
+            return principal
+    return None
 
 
 def requires(permission: str) -> Guard:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from tulou.areas.codes import is_within
 
@@ -19,6 +20,8 @@ class Principal:
     ``area_roots`` of ``None`` means everywhere (the bootstrap admin). Accounts carry
     ``grants`` instead, one permission set per area root, because a role bound in one
     township says nothing about another: with grants, permissions are asked per area.
+    ``expires_at`` is when the credential it came from stops working, if it does:
+    only such principals are cached (see :mod:`tulou.security.principal_cache`).
     """
 
     id: str
@@ -26,13 +29,19 @@ class Principal:
     permissions: frozenset[str]
     area_roots: tuple[str, ...] | None = None
     grants: tuple[Grant, ...] | None = None
+    expires_at: datetime | None = None
 
     @classmethod
-    def from_grants(cls, id: str, display_name: str, grants: tuple[Grant, ...]) -> Principal:
+    def from_grants(
+        cls, id: str, display_name: str, grants: tuple[Grant, ...], expires_at: datetime | None = None
+    ) -> Principal:
         """A principal whose permissions and area roots are exactly those of ``grants``."""
         permissions = frozenset().union(*(held for _root, held in grants))
         roots = tuple(dict.fromkeys(root for root, _held in grants))
-        return cls(id=id, display_name=display_name, permissions=permissions, area_roots=roots, grants=grants)
+        return cls(
+            id=id, display_name=display_name, permissions=permissions, area_roots=roots, grants=grants,
+            expires_at=expires_at,
+        )
 
     def has_permission(self, permission: str, area: str | None = None) -> bool:
         """Whether ``permission`` is held somewhere, or in ``area`` when one is named."""
@@ -58,4 +67,4 @@ class Principal:
         if self.grants is None:
             return self
         kept = tuple(grant for grant in self.grants if ALL_PERMISSIONS in grant[1] or permission in grant[1])
-        return Principal.from_grants(self.id, self.display_name, kept)
+        return Principal.from_grants(self.id, self.display_name, kept, self.expires_at)

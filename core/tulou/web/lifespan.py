@@ -30,6 +30,7 @@ def lifespan_for(platform: Platform):  # noqa: ANN201 - a Litestar lifespan fact
                 await sync_builtin_roles(registered_permissions(platform.registry))
             except Exception as error:  # noqa: BLE001 - not migrated yet: /readyz says so
                 log.warning("cannot read module activations or roles yet: %s", error)
+            await platform.principal_cache.signal.start()
             startups = start_plugins(platform, app)
             if runner is not None:
                 runner.start()
@@ -41,6 +42,7 @@ def lifespan_for(platform: Platform):  # noqa: ANN201 - a Litestar lifespan fact
             if runner is not None:
                 await runner.stop()
             await stop_plugins(platform, app)
+            await platform.principal_cache.signal.stop()
             await close_database()
 
     return lifespan

@@ -1,0 +1,113 @@
+"""The principal cache: fast repeat requests, and every change of rights seen at once, in every process."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import ADMIN
+from tests.core.test_accounts import ME, account, bearer, tokens
+from tulou.identity.accounts_models import Account, AccountStatus
+from tulou.security.principal import Principal
+from tulou.security.principal_cache import (
+    PostgresSignal, PrincipalCache, ProcessSignal, StampFileSignal, principals_changed, touch_stamp,
+)
+
+
+def principal(expires_in: timedelta = timedelta(minutes=5)) -> Principal:
+    return Principal.from_grants("account:1", "lin", (("350899100000", frozenset({"person:read"})),),
+                                 datetime.now(timezone.utc) + expires_in)
+
+
+def test_a_principal_is_kept_until_its_token_expires() -> None:
+    cache = PrincipalCache(ProcessSignal())
+    cache.put("a", principal(), cache.stamp())
+    cache.put("b", principal(timedelta(seconds=-1)), cache.stamp())
+    assert cache.get("a") is not None
+    assert cache.get("b") is None
+
+
+def test_principals_without_an_expiry_are_never_kept() -> None:
+    cache = PrincipalCache(ProcessSignal())
+    cache.put("a", Principal(id="cli", display_name="cli", permissions=frozenset({"*"})), cache.stamp())
+    assert cache.get("a") is None
+
+
+def test_a_lookup_that_raced_with_a_change_is_not_kept() -> None:
+    cache = PrincipalCache(ProcessSignal())
+    before = cache.stamp()
+    cache.forget_all()  # a change committed while the lookup read the database
+    cache.put("a", principal(), before)
+    assert cache.get("a") is None
+
+
+def test_another_process_replacing_the_stamp_file_empties_the_cache(tmp_path: Path) -> None:
+    signal = StampFileSignal(tmp_path / "tulou.sqlite3.principals")
+    cache = PrincipalCache(signal)
+    cache.put("a", principal(), cache.stamp())
+    assert cache.get("a") is not None
+    touch_stamp(signal.path)
+    assert cache.get("a") is None
+    cache.put("a", principal(), cache.stamp())
+    touch_stamp(signal.path)  # twice within one clock tick still differs: a new inode each time
+    assert cache.get("a") is None
+
+
+async def test_without_its_listening_connection_the_cache_is_bypassed() -> None:
+    signal = PostgresSignal("postgres://nobody@127.0.0.1:1/none")
+    cache = PrincipalCache(signal)
+    await signal.start()
+    try:
+        cache.put("a", principal(), cache.stamp())
+        assert cache.stamp() is None
+        assert cache.get("a") is None
+    finally:
+        await signal.stop()
+
+
+async def test_a_change_announced_in_this_process_applies_to_the_next_request(client: Any) -> None:
+    await account(client, "lin", "township_admin")
+    access = (await tokens(client, "lin"))["access_token"]
+    assert (await client.get(ME, headers=bearer(access))).status_code == 200
+    await Account.filter(username="lin").update(status=AccountStatus.DISABLED)
+    assert (await client.get(ME, headers=bearer(access))).status_code == 200, "served from the cache"
+    await principals_changed()
+    assert (await client.get(ME, headers=bearer(access))).status_code == 401
+
+
+DISABLE_IN_ANOTHER_PROCESS = textwrap.dedent("""
+    import asyncio, sys
+    from tulou.db.config import tortoise_config
+    from tulou.db.lifecycle import close_database, open_database
+    from tulou.identity.accounts_models import Account, AccountStatus
+    from tulou.security.principal_cache import principals_changed
+
+    async def main(url, username):
+        await open_database(tortoise_config(url, {}))
+        try:
+            await Account.filter(username=username).update(status=AccountStatus.DISABLED)
+            await principals_changed()
+        finally:
+            await close_database()
+
+    asyncio.run(main(sys.argv[1], sys.argv[2]))
+""")
+
+
+async def test_a_change_made_by_another_process_applies_at_once(client: Any, database_url: str) -> None:
+    """SQLite hears it through the stamp file, PostgreSQL through LISTEN/NOTIFY."""
+    await account(client, "lin", "township_admin")
+    access = (await tokens(client, "lin"))["access_token"]
+    assert (await client.get(ME, headers=bearer(access))).status_code == 200
+    subprocess.run([sys.executable, "-c", DISABLE_IN_ANOTHER_PROCESS, database_url, "lin"], check=True, timeout=60)
+    deadline = time.monotonic() + 5  # NOTIFY arrives asynchronously, within milliseconds
+    while (answer := await client.get(ME, headers=bearer(access))).status_code == 200 and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    assert answer.status_code == 401
+    assert (await client.get(ME, headers=ADMIN)).status_code == 200

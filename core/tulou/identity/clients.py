@@ -272,4 +272,4 @@ async def principal_for_client_token(token: str) -> Principal | None:
     if client.status is not ClientStatus.ACTIVE or found.token_version != client.token_version:
         return None
     scopes = frozenset(found.scopes) & frozenset(client.scopes)
-    return Principal.from_grants(actor(client), client.name, ((client.area_id, scopes),))
+    return Principal.from_grants(actor(client), client.name, ((client.area_id, scopes),), found.expires_at)

@@ -9,10 +9,20 @@ from typing import Any
 
 
 class Problem(Exception):
-    """An error the caller can act on (4xx), never a crash."""
+    """An error the caller can act on (4xx), never a crash.
+
+    Subclasses that speak another protocol too (OAuth's token endpoint) add members to
+    the body through :attr:`extensions` and response headers through :attr:`headers`.
+    """
 
     status = 400
     slug = "bad-request"
+    headers: dict[str, str] | None = None
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        """Members of the problem body beyond RFC 9457's own, for this error."""
+        return {}
 
     def __init__(self, detail: str, *, field: str | None = None, errors: list[dict[str, Any]] | None = None) -> None:
         super().__init__(detail)

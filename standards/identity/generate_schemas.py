@@ -22,6 +22,7 @@ from tulou import STANDARD_VERSION
 from tulou.areas.schemas import AreaNode, AreaOut
 from tulou.areas.schemas import Page as AreaPageShape
 from tulou.identity import account_schemas as accounts
+from tulou.identity import client_schemas as clients
 from tulou.identity import schemas as identity
 
 SCHEMAS = Path(__file__).parent / "schemas"
@@ -35,6 +36,7 @@ SHAPES: tuple[type[msgspec.Struct], ...] = (
     accounts.LoginIn, accounts.RefreshIn, accounts.TokenOut, accounts.PasswordChangeIn,
     accounts.AccountIn, accounts.AccountOut, accounts.BindingIn, accounts.BindingOut, accounts.MeOut,
     accounts.PasswordResetIn, accounts.PasswordResetOut, accounts.RoleIn, accounts.RolePatch, accounts.RoleOut,
+    clients.ClientIn, clients.ClientPatch, clients.ClientOut, clients.ClientSecretOut, clients.ClientTokenOut,
 )
 
 
@@ -77,6 +79,7 @@ def generated() -> dict[str, dict[str, Any]]:
         "HouseholdPage": (identity.Page, identity.HouseholdOut),
         "AccountPage": (identity.Page, accounts.AccountOut),
         "BindingPage": (identity.Page, accounts.BindingOut),
+        "ClientPage": (identity.Page, clients.ClientOut),
     }
     for name, (page, item) in pages.items():
         raw[file_stem(name)] = msgspec.json.schema(page_of(name, page, item))

@@ -26,7 +26,7 @@ def N_(message: str) -> str:
 CORE_PERMISSIONS = (
     "modules:manage", "audit:read", "person:read", "person:read_sensitive", "person:write",
     "household:read", "household:write", "organisation:read", "organisation:write",
-    "account:read", "account:write", "role:grant", "role:manage",
+    "account:read", "account:write", "role:grant", "role:manage", "client:read", "client:write",
 )
 
 #: Left to the county: reading full resident numbers, and defining roles, which would let
@@ -88,5 +88,5 @@ def registered_permissions(registry: object) -> list[str]:
 
 
 def known_permissions(registry: object) -> frozenset[str]:
-    """The names a role may hold: the core's and the working plugins'."""
-    return frozenset((*CORE_PERMISSIONS, *registered_permissions(registry)))
+    """Every permission name that can be granted: the core's and the working plugins'."""
+    return frozenset(CORE_PERMISSIONS).union(registered_permissions(registry))

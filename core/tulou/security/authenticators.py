@@ -28,6 +28,19 @@ class AccountTokenAuthenticator:
 
     async def __call__(self, connection: ASGIConnection) -> Principal | None:
         from tulou.identity.auth import principal_for_token  # identity builds on security, not the reverse
+        from tulou.identity.clients import is_client_token
 
         presented = bearer_token(connection)
-        return None if presented is None else await principal_for_token(presented)
+        if presented is None or is_client_token(presented):  # a dead client token: no lookup wasted
+            return None
+        return await principal_for_token(presented)
+
+
+class ClientTokenAuthenticator:
+    """Accepts an access token issued by ``POST /api/v1/oauth/token`` to an active system client."""
+
+    async def __call__(self, connection: ASGIConnection) -> Principal | None:
+        from tulou.identity.clients import principal_for_client_token  # identity builds on security
+
+        presented = bearer_token(connection)
+        return None if presented is None else await principal_for_client_token(presented)

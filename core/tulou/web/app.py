@@ -16,6 +16,7 @@ from tulou.areas.routes import AreaController
 from tulou.audit.routes import AuditController
 from tulou.i18n import install
 from tulou.identity.account_routes import AccountController, AuthController, MeController, RoleBindingController
+from tulou.identity.client_routes import ClientController, OAuthController
 from tulou.identity.role_routes import RoleController
 from tulou.identity.routes import HouseholdController, OrganisationController, PersonController
 from tulou.logs import configure_logging
@@ -68,6 +69,7 @@ def create_app(plugins: list[object] | None = None, platform: Platform | None = 
             healthz, readyz, MetricsController, AreaController, ModuleController, PluginController, AuditController,
             PersonController, OrganisationController, HouseholdController,
             AuthController, MeController, AccountController, RoleBindingController,
+            ClientController, OAuthController,
             RoleController,
         ],
         plugins=[PluginRoutes(platform)],

@@ -53,7 +53,7 @@ def problem_response(
 
 
 def on_problem(request: Request, error: Problem) -> Response[dict[str, Any]]:
-    return problem_response(request, error.status, error.detail, error.slug, error.errors)
+    return problem_response(request, error.status, error.detail, error.slug, error.errors, dict(error.headers) or None)
 
 
 def on_validation_error(request: Request, error: ValidationException) -> Response[dict[str, Any]]:

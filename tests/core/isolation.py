@@ -46,8 +46,13 @@ class Township:
     binding: int  # the clerk's role binding here
     notice: int  # a current notice on the township's board
     token: str  # the clerk's access token
-    personal: tuple[str, ...] = ()  # names, numbers, usernames: never on a public route
-    private: tuple[str, ...] = ()  # everything another township's staff must never see
+    personal: tuple[str, ...] = ()  # names, numbers, usernames: in no answer to an outsider, not even an error
+    unpublished: tuple[str, ...] = ()  # the rest that no public route may show: households, withdrawn notices...
+
+    @property
+    def private(self) -> tuple[str, ...]:
+        """Everything another township's staff must never see, down to the township's area codes."""
+        return (*self.personal, *self.unpublished, subtree_prefix(self.code))
 
     def gives_away(self, text: str, markers: tuple[str, ...] | None = None) -> list[str]:
         """Which of ``markers`` (by default everything private) appear in ``text``."""
@@ -187,6 +192,8 @@ class Call:
 def required_permission(handler: HTTPRouteHandler) -> str | None:
     """The permission a ``requires(...)`` guard of the handler checks, read from the guard's closure."""
     for guard in handler.resolve_guards():
+        if not inspect.isfunction(guard):
+            continue
         held = inspect.getclosurevars(guard).nonlocals.get("permission")
         if isinstance(held, str):
             return held
@@ -285,8 +292,8 @@ def judge(
     if status >= 500:
         return f"server error {status}"
     if call.public:
-        leaked = [marker for town in (target, *others) for marker in town.gives_away(text, town.personal)]
-        return f"a public route shows personal data {leaked}" if leaked else None
+        leaked = [m for town in (target, *others) for m in town.gives_away(text, (*town.personal, *town.unpublished))]
+        return f"a public route shows {leaked}" if leaked else None
     if leaked := target.gives_away(text, target.personal if status >= 300 else None):
         return f"{status} shows township B's data {leaked}"
     expected = expected_status(call, permissions)

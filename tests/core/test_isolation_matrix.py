@@ -27,7 +27,6 @@ from tests.conftest import (
 from tests.core.isolation import Township, judge, plan, township_rows, unaimable, unwatched_tables
 from tests.core.test_accounts import PASSWORD, bearer
 from tests.core.test_people import resident_id
-from tulou.areas.codes import subtree_prefix
 from tulou.identity.accounts_models import Role
 from tulou.identity.roles import BUILTIN_ROLES
 from tulou.security.guards import PUBLIC, signed_in
@@ -126,8 +125,8 @@ async def settle(client: AppClient, tag: str, code: str, village: str, serial: i
         code=code, village=village, head_name=names[0], member=people[1], newcomer=people[2], resident_id=numbers[0],
         household=household["id"], organisation=organisation["id"], account=account, binding=binding,
         notice=notice["id"], token=token, personal=personal,
-        private=(*personal, household["number"], household["address"], organisation["name"], withdrawn["title"],
-                 subtree_prefix(code), f'"account:{account}"'),
+        unpublished=(household["number"], household["address"], organisation["name"], withdrawn["title"],
+                     f'"account:{account}"'),
     )
 
 

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 import httpx
+from argon2 import PasswordHasher
 from litestar import Litestar
 
 from tulou.db.lifecycle import apply_migrations
@@ -66,13 +67,27 @@ async def pg_execute(sql: str) -> None:
         await connection.close()
 
 
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No developer's TULOU_* variables or .env file leak into a test."""
+def scrub_environment(monkeypatch: pytest.MonkeyPatch, directory: Path) -> None:
+    """No developer's TULOU_* variables or .env file leak into an app built afterwards."""
     for name in list(os.environ):
         if name.startswith("TULOU_"):
             monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.chdir(directory)
+
+
+def cheap_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Argon2 at its lightest, for tests about something other than hashing: at full cost
+    every sign-in takes a tenth of a second or more on a busy machine."""
+    from tulou.identity import passwords
+
+    hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    monkeypatch.setattr(passwords, "_hasher", hasher)
+    monkeypatch.setattr(passwords, "_DUMMY_HASH", hasher.hash("not a password of anybody's, ever"))
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    scrub_environment(monkeypatch, tmp_path)
 
 
 @pytest.fixture(scope="session")
@@ -113,16 +128,21 @@ def database_url(template_database: str, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> dict[str, Any]:
-    """Settings overrides every test app starts from; tests may change them."""
+def settings_for(database_url: str, directory: Path) -> dict[str, Any]:
+    """Settings overrides every test app starts from, on ``database_url`` with files under ``directory``."""
     return {
         "database": {"url": database_url},
-        "data_dir": tmp_path / "data",
+        "data_dir": directory / "data",
         "jobs": {"enabled": False},
         "web": {"module_cache_seconds": 0},
         "identity": {"encryption_keys": TEST_ENCRYPTION_KEYS, "blind_index_key": TEST_BLIND_INDEX_KEY},
     }
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> dict[str, Any]:
+    """Settings overrides every test app starts from; tests may change them."""
+    return settings_for(database_url, tmp_path)
 
 
 @pytest.fixture

@@ -5,6 +5,8 @@ the CLI prints their detail on one line.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 
@@ -17,7 +19,8 @@ class Problem(Exception):
 
     status = 400
     slug = "bad-request"
-    headers: dict[str, str] | None = None
+    #: Headers the answer must carry, such as a 401's challenge.
+    headers: Mapping[str, str] = MappingProxyType({})
 
     @property
     def extensions(self) -> dict[str, Any]:
@@ -47,8 +50,17 @@ class Invalid(Problem):
 
 
 class Unauthorized(Problem):
+    """No credentials: the challenge names the scheme to retry with (RFC 9110 §11.6.1, RFC 6750 §3)."""
+
     status = 401
     slug = "unauthorized"
+    headers = MappingProxyType({"WWW-Authenticate": "Bearer"})
+
+
+class InvalidToken(Unauthorized):
+    """A bearer token was sent but is unknown, expired or revoked: the client should refresh or sign in again."""
+
+    headers = MappingProxyType({"WWW-Authenticate": 'Bearer error="invalid_token"'})
 
 
 class Forbidden(Problem):

@@ -193,13 +193,17 @@ async def test_refresh_rotates_and_a_replayed_refresh_token_revokes_everything(c
 async def test_logout_ends_the_access_token(client: AppClient) -> None:
     headers = await signed_in(client, "lin", "township_staff")
     assert (await client.post("/api/v1/auth/logout", headers=headers)).status_code == 204
-    problem(await client.get("/api/v1/me/", headers=headers), 401)
+    refused = await client.get("/api/v1/me/", headers=headers)
+    problem(refused, 401)
+    assert refused.headers["www-authenticate"] == 'Bearer error="invalid_token"'
 
 
 async def test_wrong_password_and_missing_token_are_401_problems(client: AppClient) -> None:
     await signed_in(client, "lin", "township_staff")
     problem(await client.post("/api/v1/auth/token", json={"username": "lin", "password": "not it at all"}), 401)
-    problem(await client.get("/api/v1/people/"), 401)
+    anonymous = await client.get("/api/v1/people/")
+    problem(anonymous, 401)
+    assert anonymous.headers["www-authenticate"] == "Bearer"
 
 
 # People

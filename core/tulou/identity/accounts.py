@@ -76,7 +76,8 @@ async def unbind_role(principal: Principal, binding_id: int) -> None:
         raise NotFound(_("Role binding not found"), field="binding_id")
     await _role_grantable(principal, binding.role, binding.area_id)
     async with in_transaction():
-        await binding.delete()
+        if not await RoleBinding.filter(id=binding.id).delete():  # removed by a concurrent request
+            raise NotFound(_("Role binding not found"), field="binding_id")
         await revoke_all(binding.account_id)
         await record_audit(principal.id, "role.unbound", area_code=binding.area_id, target_type="account",
                            target_id=str(binding.account_id), detail={"role": binding.role.name, "binding": binding_id})

@@ -55,7 +55,8 @@ def problem_response(
 
 def on_problem(request: Request, error: Problem) -> Response[dict[str, Any]]:
     return problem_response(
-        request, error.status, error.detail, error.slug, error.errors, headers=error.headers, extensions=error.extensions,
+        request, error.status, error.detail, error.slug, error.errors,
+        headers=dict(error.headers) or None, extensions=error.extensions,
     )
 
 

@@ -307,6 +307,26 @@ async def test_nobody_binds_a_custom_role_with_permissions_they_lack(client: Any
     assert granted.status_code == 201
 
 
+async def test_roles_are_granted_only_to_accounts_the_caller_manages(client: Any) -> None:
+    """Another township's account answers like one that does not exist: the same 404, nothing bound."""
+    lin = await signed_in(client, "lin", "township_admin")
+    wu = await account(client, "wu", area=SHANGPING_VILLAGE)
+    zhao = await account(client, "zhao", area=MEILIN_TOWNSHIP)
+    legacy = await Account.create(username="legacy", password_hash="x")
+    chief = await signed_in(client, "chief", "county_admin", DEMO_COUNTY)
+
+    async def bind(account_id: int, headers: dict[str, str]) -> Any:
+        return await client.post(f"{BINDINGS}/", json={"account": account_id, "role": "kiosk", "area": YUNXI_TOWN},
+                                 headers=headers)
+
+    refused = [await bind(account_id, lin) for account_id in (zhao, legacy.id, 999_999)]
+    assert {(r.status_code, *fields(r)) for r in refused} == {(404, "account")}
+    assert len({r.json()["detail"] for r in refused}) == 1
+    assert (await bind(wu, lin)).status_code == 201
+    assert [(await bind(account_id, chief)).status_code for account_id in (zhao, legacy.id)] == [201, 201]
+    assert await AuditEntry.filter(action="role.bound", target_id=str(zhao)).count() == 1  # the county's
+
+
 async def test_bindings_are_listed_within_the_callers_areas(client: Any) -> None:
     lin = await signed_in(client, "lin", "township_admin")
     wu = await account(client, "wu", "village_committee", area=SHANGPING_VILLAGE)

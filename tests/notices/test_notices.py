@@ -150,6 +150,33 @@ async def test_publishing_needs_a_caller_with_the_publish_permission(
     assert await titles_on(client, YUNXI_TOWN) == ["停水通知"]
 
 
+async def test_only_publishers_see_who_published_a_notice(client: AppClient) -> None:
+    await enable(client, YUNXI_TOWN)
+    notice = await publish(client, SHANGPING_VILLAGE)
+    url = board(SHANGPING_VILLAGE) + f"/{notice['id']}"
+    resident = sign_in_as(
+        client.app, "resident", Principal(id="resident", display_name="村民", permissions=frozenset())
+    )
+    elsewhere = sign_in_as(
+        client.app,
+        "shimen-clerk",
+        Principal(
+            id="shimen-clerk",
+            display_name="石门镇文书",
+            permissions=frozenset({PUBLISH}),
+            area_roots=(SHIMEN_TOWN,),
+        ),
+    )
+    for headers in ({}, resident, elsewhere):
+        listed = (await client.get(board(SHANGPING_VILLAGE), headers=headers)).json()["items"]
+        one = (await client.get(url, headers=headers)).json()
+        assert [item["id"] for item in listed] == [notice["id"]] and one["title"] == notice["title"]
+        assert "published_by" not in listed[0] and "published_by" not in one, headers
+    assert (await client.get(url, headers=ADMIN)).json()["published_by"] == client.admin_actor
+    listed = await client.get(board(SHANGPING_VILLAGE), headers=ADMIN)
+    assert listed.json()["items"][0]["published_by"] == client.admin_actor
+
+
 async def test_a_village_publisher_manages_only_its_own_board(client: AppClient) -> None:
     await enable(client, YUNXI_TOWN)
     clerk = sign_in_as(
@@ -236,7 +263,7 @@ async def test_times_with_any_offset_compare_as_instants(client: AppClient) -> N
         client, YUNXI_TOWN, title="北京时间", valid_from=started, valid_until=ends
     )
     assert await titles_on(client, YUNXI_TOWN) == ["北京时间"]
-    fetched = (await client.get(board(YUNXI_TOWN) + f"/{notice['id']}")).json()
+    fetched = (await client.get(board(YUNXI_TOWN) + f"/{notice['id']}", headers=ADMIN)).json()
     assert fetched == notice  # the same notice reads the same, in UTC, wherever it is read
     assert fetched["valid_from"].endswith("Z")
     assert datetime.fromisoformat(fetched["valid_from"]) == datetime.fromisoformat(started)
@@ -289,7 +316,8 @@ async def test_a_published_notice_comes_back_whole(client: AppClient) -> None:
     assert abs(datetime.fromisoformat(notice["valid_from"]) - datetime.now(UTC)) < timedelta(
         minutes=1
     )
-    fetched = (await client.get(board(SHANGPING_VILLAGE) + f"/{notice['id']}")).json()
+    url = board(SHANGPING_VILLAGE) + f"/{notice['id']}"
+    fetched = (await client.get(url, headers=ADMIN)).json()  # as its publisher sees it
     assert fetched == notice
 
 

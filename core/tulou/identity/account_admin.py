@@ -10,34 +10,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from tortoise.expressions import Q
-from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
-from tulou.areas.models import Area
 from tulou.audit.service import record_audit
 from tulou.errors import Conflict, Forbidden, Invalid, NotFound
 from tulou.i18n import gettext as _
-from tulou.identity.accounts import bindings_of
+from tulou.identity.accounts import bindings_of, managed_accounts
 from tulou.identity.accounts_models import Account, AccountStatus
 from tulou.identity.auth import account_id_of, revoke_all
 from tulou.identity.passwords import check_password_policy, generate_password, hash_password
-from tulou.identity.scope import in_area, within
+from tulou.identity.scope import in_area
 from tulou.security.principal import Principal
 from tulou.security.principal_cache import principals_changed
-
-
-async def _county_wide(principal: Principal) -> bool:
-    """Whether the caller holds its permission at a root area, so also manages accounts without a home area."""
-    return await Area.filter(code__in=list(principal.area_roots or ()), parent_id=None).exists()
-
-
-async def managed_accounts(principal: Principal) -> QuerySet[Account]:
-    """The accounts whose home area lies in the caller's subtrees (the guard narrowed them to its permission)."""
-    scope = within(principal, "home_area_id")
-    if principal.area_roots is not None and await _county_wide(principal):
-        scope = scope | Q(home_area_id__isnull=True)
-    return Account.filter(scope)
 
 
 async def list_accounts(

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
+from tulou.areas.models import Area
 from tulou.audit.service import record_audit
 from tulou.errors import Conflict, Forbidden, Invalid, NotFound
 from tulou.i18n import gettext as _
@@ -19,6 +22,23 @@ from tulou.security.principal_cache import principals_changed
 def _require(principal: Principal, permission: str, area: str) -> None:
     if not principal.has_permission(permission, area):
         raise Forbidden(_("You do not have the permission %(permission)s") % {"permission": permission})
+
+
+async def _county_wide(principal: Principal) -> bool:
+    """Whether the caller holds its permission at a root area, so also manages accounts without a home area."""
+    return await Area.filter(code__in=list(principal.area_roots or ()), parent_id=None).exists()
+
+
+async def managed_accounts(principal: Principal) -> QuerySet[Account]:
+    """The accounts whose home area lies in the caller's subtrees (the guard narrowed them to its permission).
+
+    One without a home area is managed only from a root area. Outside these, an account
+    is as good as absent: 404, so that nobody learns which ids exist elsewhere.
+    """
+    scope = within(principal, "home_area_id")
+    if principal.area_roots is not None and await _county_wide(principal):
+        scope = scope | Q(home_area_id__isnull=True)
+    return Account.filter(scope)
 
 
 async def create_account(principal: Principal, username: str, password: str, area: str) -> Account:
@@ -50,14 +70,18 @@ async def _role_grantable(principal: Principal, role: Role, area: str) -> None:
 
 
 async def bind_role(principal: Principal, account_id: int, role_name: str, area: str) -> RoleBinding:
-    """Bind ``role_name`` to the account in ``area``'s subtree; the new rights apply from the next request."""
+    """Bind ``role_name`` to the account in ``area``'s subtree; the new rights apply from the next request.
+
+    The account must be one the caller manages where it holds ``role:grant``: granting a
+    role to another township's staff is that township's business, or the county's.
+    """
     place = await area_in_scope(principal, area, "area")
     role = await Role.get_or_none(name=role_name)
     if role is None:
         raise Invalid(_("Unknown role %(role)s") % {"role": role_name}, field="role")
     await _role_grantable(principal, role, place.code)
-    if not await Account.exists(id=account_id):
-        raise Invalid(_("Unknown account %(id)s") % {"id": account_id}, field="account")
+    if not await (await managed_accounts(principal)).filter(id=account_id).exists():
+        raise NotFound(_("Account not found"), field="account")
     try:
         async with in_transaction():
             binding = await RoleBinding.create(account_id=account_id, role=role, area=place, created_by=principal.id)

@@ -19,7 +19,9 @@ class ModuleController(Controller):
 
     @get("/", opt=PUBLIC, summary="Modules and whether each is on for a township")
     async def list_modules(self, request: Request, code: FromPath[str]) -> list[dict[str, Any]]:
-        return await service.module_states(request.app.state.platform, code)
+        principal = await current_principal(request)
+        shown = principal is not None and principal.has_permission(MANAGE, code)
+        return await service.module_states(request.app.state.platform, code, actor_shown=shown)
 
     @put("/{plugin:str}", guards=[requires(MANAGE)], summary="Enable a module for a township")
     async def enable(self, request: Request, code: FromPath[str], plugin: FromPath[str]) -> Response[dict[str, Any]]:
@@ -38,5 +40,5 @@ class ModuleController(Controller):
 
 
 async def _state(platform: Any, code: str, plugin: str) -> dict[str, Any]:
-    states = await service.module_states(platform, code)
+    states = await service.module_states(platform, code, actor_shown=True)
     return next(state for state in states if state["plugin"] == plugin)

@@ -115,20 +115,25 @@ async def _run_hook(platform: Platform, plugin: str, hook: str, **kwargs: Any) -
         ) from error
 
 
-async def module_states(platform: Platform, code: str) -> list[dict[str, Any]]:
-    """Every usable module with whether it is on for township ``code``, who enabled it and when."""
+async def module_states(platform: Platform, code: str, *, actor_shown: bool) -> list[dict[str, Any]]:
+    """Every usable module with whether it is on for township ``code`` and when it was enabled.
+
+    Who enabled it (``enabled_by``, an account or client id) only if ``actor_shown``: the
+    list is public, and staff ids are not.
+    """
     area = await township(code)
     activations = {a.plugin: a for a in await ModuleActivation.filter(area=area)}
     states = []
     for record in platform.plugins.usable():
         activation = activations.get(record.name)
-        states.append(
-            {
-                "plugin": record.name,
-                "activation": record.activation.value,
-                "enabled": record.activation is ActivationPolicy.REQUIRED or activation is not None,
-                "enabled_by": activation.enabled_by if activation else None,
-                "enabled_at": activation.enabled_at.isoformat() if activation else None,
-            }
-        )
+        state = {
+            "plugin": record.name,
+            "activation": record.activation.value,
+            "enabled": record.activation is ActivationPolicy.REQUIRED or activation is not None,
+            "enabled_by": activation.enabled_by if activation else None,
+            "enabled_at": activation.enabled_at.isoformat() if activation else None,
+        }
+        if not actor_shown:
+            del state["enabled_by"]
+        states.append(state)
     return states

@@ -12,7 +12,15 @@ from typing import Annotated, Literal
 from litestar import Controller, Request, delete, get, post
 from litestar.params import FromPath, QueryParameter, RequestBody
 
-from tulou.api import PUBLIC, Unauthorized, current_principal, get_area, plugin_settings, requires
+from tulou.api import (
+    PUBLIC,
+    Area,
+    Unauthorized,
+    current_principal,
+    get_area,
+    plugin_settings,
+    requires,
+)
 from tulou_notices import service
 from tulou_notices.i18n import _
 from tulou_notices.permissions import PUBLISH
@@ -38,6 +46,12 @@ async def _include_all(request: Request, include: str) -> bool:
     return False
 
 
+async def _publisher_shown(request: Request, area: Area) -> bool:
+    """Who published a notice is for those who publish on the board, not for the public."""
+    principal = await current_principal(request)
+    return principal is not None and principal.has_permission(PUBLISH, area.code)
+
+
 class NoticeController(Controller):
     path = "/areas/{area:str}/notices"
     tags = ["notices"]
@@ -53,11 +67,16 @@ class NoticeController(Controller):
     ) -> NoticePage:
         include_all = await _include_all(request, include)
         limit = min(limit, MAX_PAGE)
+        board = await get_area(area)
         notices, total = await service.list_notices(
-            await get_area(area), limit=limit, offset=offset, include_all=include_all
+            board, limit=limit, offset=offset, include_all=include_all
         )
+        shown = await _publisher_shown(request, board)
         return NoticePage(
-            items=[notice_out(n) for n in notices], total=total, limit=limit, offset=offset
+            items=[notice_out(n, publisher_shown=shown) for n in notices],
+            total=total,
+            limit=limit,
+            offset=offset,
         )
 
     @get("/{notice_id:int}", opt=PUBLIC, summary="One notice on an area's board")
@@ -69,9 +88,9 @@ class NoticeController(Controller):
         include: Include = "current",
     ) -> NoticeOut:
         include_all = await _include_all(request, include)
-        return notice_out(
-            await service.get_notice(await get_area(area), notice_id, include_all=include_all)
-        )
+        board = await get_area(area)
+        notice = await service.get_notice(board, notice_id, include_all=include_all)
+        return notice_out(notice, publisher_shown=await _publisher_shown(request, board))
 
     @post("/", guards=[may_publish], summary="Publish a notice to a village or township")
     async def publish(
@@ -87,7 +106,7 @@ class NoticeController(Controller):
             publisher=principal.id,
             max_body_length=settings.max_body_length,
         )
-        return notice_out(notice)
+        return notice_out(notice, publisher_shown=True)
 
     @delete(
         "/{notice_id:int}",
@@ -96,4 +115,5 @@ class NoticeController(Controller):
         summary="Withdraw a notice (kept)",
     )
     async def withdraw(self, area: FromPath[str], notice_id: FromPath[int]) -> NoticeOut:
-        return notice_out(await service.withdraw_notice(await get_area(area), notice_id))
+        notice = await service.withdraw_notice(await get_area(area), notice_id)
+        return notice_out(notice, publisher_shown=True)

@@ -32,6 +32,9 @@ class NoticeIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class NoticeOut(msgspec.Struct):
+    """A notice on a board. ``published_by`` (an account or client id) is shown only to
+    those who may publish there: a public board does not hand out staff ids."""
+
     id: int
     area: str
     title: str
@@ -39,9 +42,9 @@ class NoticeOut(msgspec.Struct):
     valid_from: datetime
     valid_until: datetime | None
     status: str
-    published_by: str
     created_at: datetime
     updated_at: datetime
+    published_by: str | msgspec.UnsetType = msgspec.UNSET
 
 
 class NoticePage(msgspec.Struct):
@@ -51,7 +54,7 @@ class NoticePage(msgspec.Struct):
     offset: int
 
 
-def notice_out(notice: Notice) -> NoticeOut:
+def notice_out(notice: Notice, *, publisher_shown: bool) -> NoticeOut:
     return NoticeOut(
         id=notice.id,
         area=notice.area_id,
@@ -60,7 +63,7 @@ def notice_out(notice: Notice) -> NoticeOut:
         valid_from=notice.valid_from,
         valid_until=notice.valid_until,
         status=notice.status.value,
-        published_by=notice.published_by,
         created_at=notice.created_at,
         updated_at=notice.updated_at,
+        published_by=notice.published_by if publisher_shown else msgspec.UNSET,
     )

@@ -2,6 +2,8 @@
 
 County and township admins hold everything in their subtree except reading full
 resident numbers, which takes the data steward role, granted on purpose and audited.
+Township admins do not manage the data catalogue either: publishing a dataset
+(naming its owner, manager and area) is the county's decision.
 ``county_admin`` holds ``*`` (every permission, plugins' included). The other roles
 list core permissions by name and take plugin permissions from the registry each
 time the roles are synced, at start-up and by ``tulou admin create``.
@@ -26,6 +28,8 @@ CORE_PERMISSIONS = (
     "modules:manage", "audit:read", "person:read", "person:read_sensitive", "person:write",
     "household:read", "household:write", "organisation:read", "organisation:write",
     "account:read", "account:write", "role:grant",
+    "dataset:read", "dataset:manage", "record:read", "record:write", "agreement:request", "agreement:decide",
+    "subscription:manage",
 )
 
 
@@ -41,18 +45,22 @@ BUILTIN_ROLES = (
     BuiltinRole("county_admin", N_("County administrator"), (ALL_PERMISSIONS,)),
     BuiltinRole(
         "township_admin", N_("Township administrator"),
-        tuple(p for p in CORE_PERMISSIONS if p != "person:read_sensitive"), "all",
+        tuple(p for p in CORE_PERMISSIONS if p not in {"person:read_sensitive", "dataset:manage"}), "all",
     ),
     BuiltinRole(
         "township_staff", N_("Township staff"),
-        ("person:read", "person:write", "household:read", "household:write", "organisation:read"), "all",
+        ("person:read", "person:write", "household:read", "household:write", "organisation:read",
+         "dataset:read", "record:read", "record:write", "agreement:request"), "all",
     ),
     BuiltinRole(
         "village_committee", N_("Village committee"),
-        ("person:read", "household:read", "household:write", "organisation:read"), "read",
+        ("person:read", "household:read", "household:write", "organisation:read", "dataset:read", "record:read"), "read",
     ),
-    BuiltinRole("data_steward", N_("Data steward"), ("person:read", "person:read_sensitive", "household:read")),
-    BuiltinRole("auditor", N_("Auditor"), ("audit:read", "account:read", "organisation:read")),
+    BuiltinRole(
+        "data_steward", N_("Data steward"),
+        ("person:read", "person:read_sensitive", "household:read", "dataset:read", "record:read"),
+    ),
+    BuiltinRole("auditor", N_("Auditor"), ("audit:read", "account:read", "organisation:read", "dataset:read")),
     BuiltinRole("kiosk", N_("Public kiosk"), (), "read"),
 )
 

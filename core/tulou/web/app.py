@@ -15,7 +15,11 @@ from tulou import __version__
 from tulou.areas.routes import AreaController
 from tulou.audit.routes import AuditController
 from tulou.i18n import install
+from tulou.exchange.agreement_routes import AgreementController
+from tulou.exchange.record_routes import RecordController
+from tulou.exchange.routes import DatasetController
 from tulou.identity.account_routes import AccountController, AuthController, MeController, RoleBindingController
+from tulou.identity.membership_routes import MembershipController
 from tulou.identity.routes import HouseholdController, OrganisationController, PersonController
 from tulou.logs import configure_logging
 from tulou.modules.gate import PLUGIN_OPT, module_gate
@@ -66,7 +70,8 @@ def create_app(plugins: list[object] | None = None, platform: Platform | None = 
         route_handlers=[
             healthz, readyz, MetricsController, AreaController, ModuleController, PluginController, AuditController,
             PersonController, OrganisationController, HouseholdController,
-            AuthController, MeController, AccountController, RoleBindingController,
+            AuthController, MeController, AccountController, RoleBindingController, MembershipController,
+            DatasetController, RecordController, AgreementController,
         ],
         plugins=[PluginRoutes(platform)],
         lifespan=[lifespan_for(platform)],

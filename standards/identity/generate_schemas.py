@@ -23,6 +23,7 @@ from tulou.areas.schemas import AreaNode, AreaOut
 from tulou.areas.schemas import Page as AreaPageShape
 from tulou.identity import account_schemas as accounts
 from tulou.identity import schemas as identity
+from tulou.identity.membership_routes import MembershipIn, MembershipOut
 
 SCHEMAS = Path(__file__).parent / "schemas"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -34,6 +35,7 @@ SHAPES: tuple[type[msgspec.Struct], ...] = (
     identity.HouseholdIn, identity.MemberIn, identity.HeadIn, identity.HouseholdOut,
     accounts.LoginIn, accounts.RefreshIn, accounts.TokenOut, accounts.PasswordChangeIn,
     accounts.AccountIn, accounts.AccountOut, accounts.BindingIn, accounts.BindingOut, accounts.MeOut,
+    MembershipIn, MembershipOut,
 )
 
 
@@ -78,6 +80,7 @@ def generated() -> dict[str, dict[str, Any]]:
     for name, (page, item) in pages.items():
         raw[file_stem(name)] = msgspec.json.schema(page_of(name, page, item))
     raw["area-tree"] = msgspec.json.schema(list[AreaNode])
+    raw["membership-list"] = msgspec.json.schema(list[MembershipOut])
     raw["area-detail"] = area_detail()
     return {
         f"{stem}.schema.json": {

@@ -44,8 +44,8 @@ async def record_changes(dataset_id: str, changes: Sequence[tuple[ChangeOp, Reco
     if not changes:
         return []
     await Dataset.filter(id=dataset_id).update(feed_seq=F("feed_seq") + len(changes))
-    last = await Dataset.filter(id=dataset_id).first().values_list("feed_seq", flat=True)
-    first, at = int(last) - len(changes) + 1, datetime.now(timezone.utc)  # type: ignore[arg-type]
+    last: int = await Dataset.get(id=dataset_id).values_list("feed_seq", flat=True)  # type: ignore[assignment]
+    first, at = last - len(changes) + 1, datetime.now(timezone.utc)
     rows = [_snapshot(first + n, op, record, actor, at) for n, (op, record) in enumerate(changes)]
     await Change.bulk_create(rows)
     return rows

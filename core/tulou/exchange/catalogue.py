@@ -103,11 +103,17 @@ async def _records_outside(dataset_id: str, area: str) -> bool:
     return await Record.filter(dataset_id=dataset_id).exclude(in_subtrees((area,), "area_id")).exists()
 
 
-async def publish_dataset(principal: Principal, dataset_id: str, data: PublishIn) -> Dataset:
-    """Name the dataset's owner, manager and area (and its classification, or retire it); audited."""
+async def managed_dataset(principal: Principal, dataset_id: str) -> Dataset:
+    """A dataset the caller may republish or give new versions: a draft, or published within its areas."""
     dataset = await visible_dataset(principal, dataset_id)
     if dataset.area_id is not None and not principal.covers(dataset.area_id):
         raise Forbidden(_("This dataset is published by a higher level"), field="dataset_id")
+    return dataset
+
+
+async def publish_dataset(principal: Principal, dataset_id: str, data: PublishIn) -> Dataset:
+    """Name the dataset's owner, manager and area (and its classification, or retire it); audited."""
+    dataset = await managed_dataset(principal, dataset_id)
     keepers = await _keepers(principal, data.owner, data.manager, data.area)
     if await _records_outside(dataset.id, data.area):
         raise Conflict(_("The dataset has records outside this area"), field="area")

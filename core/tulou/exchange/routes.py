@@ -77,7 +77,7 @@ class DatasetController(Controller):
         major: Annotated[bool, QueryParameter(description="start a new major version")] = False,
     ) -> VersionOut:
         principal = await caller(request)
-        dataset = await catalogue.visible_dataset(principal, dataset_id)
+        dataset = await catalogue.managed_dataset(principal, dataset_id)
         return version_out(await versions.add_version(principal.id, dataset, data.schema, major))
 
     @get("/{dataset_id:str}/changes", guards=[requires("record:read")], summary="Changes in commit order, after a cursor")

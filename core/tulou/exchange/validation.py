@@ -73,22 +73,24 @@ def json_path(parts: list[str | int]) -> str:
     return path
 
 
-def _error_path(error: jsonschema_rs.ValidationError) -> str:
-    """Where the error is; a missing required property is named itself, not its parent object."""
+def _error_paths(error: jsonschema_rs.ValidationError) -> list[str]:
+    """Where the error is: a missing or unexpected property is named itself, not the object holding it."""
     parts = list(error.instance_path)
     if isinstance(error.kind, jsonschema_rs.ValidationErrorKind.Required):
-        parts.append(error.kind.property)
-    return json_path(parts)
+        return [json_path([*parts, error.kind.property])]
+    if isinstance(error.kind, jsonschema_rs.ValidationErrorKind.AdditionalProperties):
+        return [json_path([*parts, name]) for name in error.kind.unexpected]
+    return [json_path(parts)]
 
 
 def record_errors(validator: jsonschema_rs.Draft202012Validator, data: Any) -> list[dict[str, str]]:
-    """Every error in ``data`` (up to :data:`MAX_ERRORS`), in document order of the schema's checks."""
+    """Every error in ``data`` (up to :data:`MAX_ERRORS`), in the order the schema's checks found them."""
     found = []
     for error in validator.iter_errors(data):
-        found.append({"path": _error_path(error), "message": error.message})
+        found.extend({"path": path, "message": error.message} for path in _error_paths(error))
         if len(found) >= MAX_ERRORS:
             break
-    return found
+    return found[:MAX_ERRORS]
 
 
 def validate_record(validator: jsonschema_rs.Draft202012Validator, data: Any) -> None:

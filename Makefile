@@ -47,7 +47,6 @@ run: install
 	@mkdir -p var
 	$(BIN)/tulou migrate
 	$(BIN)/tulou demo
-	@$(BIN)/tulou admin-token
 	@$(BIN)/tulou identity new-keys
 	@$(BIN)/tulou admin create admin --generate
 	$(BIN)/tulou serve

@@ -14,6 +14,7 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -21,13 +22,17 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 import httpx
+from argon2 import PasswordHasher
 from litestar import Litestar
 
 from tulou.db.lifecycle import apply_migrations
+from tulou.identity.accounts_models import AccessToken, Account, Role, RoleBinding, TokenKind
+from tulou.identity.auth import token_hash
 from tulou.platform import build_platform
 from tulou.web.app import create_app
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
+ADMIN_USERNAME = "test-admin"
 # Fixed test-only keys for personal data at rest (never used outside the tests).
 TEST_ENCRYPTION_KEYS = "ktest:0BEBDoFSKCjBhqJ2V7HfuABV-fHRoEa7I6MZqkvcFI8"
 TEST_BLIND_INDEX_KEY = "EAj-Gm4P5A-gYLC1sYxas5l-QKzkyKsOWHR1GXFEx5U"
@@ -62,13 +67,27 @@ async def pg_execute(sql: str) -> None:
         await connection.close()
 
 
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No developer's TULOU_* variables or .env file leak into a test."""
+def scrub_environment(monkeypatch: pytest.MonkeyPatch, directory: Path) -> None:
+    """No developer's TULOU_* variables or .env file leak into an app built afterwards."""
     for name in list(os.environ):
         if name.startswith("TULOU_"):
             monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.chdir(directory)
+
+
+def cheap_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Argon2 at its lightest, for tests about something other than hashing: at full cost
+    every sign-in takes a tenth of a second or more on a busy machine."""
+    from tulou.identity import passwords
+
+    hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    monkeypatch.setattr(passwords, "_hasher", hasher)
+    monkeypatch.setattr(passwords, "_DUMMY_HASH", hasher.hash("not a password of anybody's, ever"))
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    scrub_environment(monkeypatch, tmp_path)
 
 
 @pytest.fixture(scope="session")
@@ -109,17 +128,21 @@ def database_url(template_database: str, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> dict[str, Any]:
-    """Settings overrides every test app starts from; tests may change them."""
+def settings_for(database_url: str, directory: Path) -> dict[str, Any]:
+    """Settings overrides every test app starts from, on ``database_url`` with files under ``directory``."""
     return {
         "database": {"url": database_url},
-        "data_dir": tmp_path / "data",
-        "admin_token": ADMIN_TOKEN,
+        "data_dir": directory / "data",
         "jobs": {"enabled": False},
         "web": {"module_cache_seconds": 0},
         "identity": {"encryption_keys": TEST_ENCRYPTION_KEYS, "blind_index_key": TEST_BLIND_INDEX_KEY},
     }
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> dict[str, Any]:
+    """Settings overrides every test app starts from; tests may change them."""
+    return settings_for(database_url, tmp_path)
 
 
 @pytest.fixture
@@ -144,11 +167,31 @@ class AppClient(httpx.AsyncClient):
     def __init__(self, app: Litestar) -> None:
         super().__init__(transport=httpx.ASGITransport(app=app), base_url="http://testserver.local")
         self.app = app
+        self.admin_actor: str | None = None  # the audit actor of ``ADMIN``, once granted
+
+    async def grant_test_admin(self, area_code: str) -> None:
+        """Make the ``ADMIN`` header a county admin of ``area_code``, through the normal account path.
+
+        A real account (``test-admin``, no usable password) bound to the built-in
+        ``county_admin`` role, holding an access token whose hash is that of
+        ``ADMIN_TOKEN``: the app has no backdoor for tests to use.
+        """
+        account, created = await Account.get_or_create(username=ADMIN_USERNAME, defaults={
+            "password_hash": "!", "home_area_id": area_code,
+        })
+        role = await Role.get(name="county_admin")  # synced by the lifespan
+        await RoleBinding.get_or_create(account=account, role=role, area_id=area_code, defaults={"created_by": "tests"})
+        self.admin_actor = f"account:{account.id}"
+        if created:
+            await AccessToken.create(
+                token_hash=token_hash(ADMIN_TOKEN), account=account, kind=TokenKind.ACCESS,
+                expires_at=datetime(2999, 1, 1, tzinfo=timezone.utc), token_version=account.token_version,
+            )
 
 
 @asynccontextmanager
 async def running_app(app: Litestar, demo: bool = True) -> AsyncIterator[AppClient]:
-    """Run ``app``'s lifespan and yield a client for it, with the demo county if asked.
+    """Run ``app``'s lifespan and yield a client for it, with the demo county and its admin if asked.
 
     The lifespan is entered and left in one task of its own, as its cancel scopes
     require, even when a fixture's set-up and tear-down run in different tasks.
@@ -171,6 +214,7 @@ async def running_app(app: Litestar, demo: bool = True) -> AsyncIterator[AppClie
         async with AppClient(app) as client:
             if demo:
                 await load_demo(app)
+                await client.grant_test_admin(DEMO_COUNTY)
             yield client
     finally:
         stop.set()

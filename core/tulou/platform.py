@@ -11,7 +11,7 @@ from tulou.modules.index import ActivationIndex
 from tulou.plugins.manager import PluginManager, PluginRecord, describe_error
 from tulou.plugins.manifest import ActivationPolicy
 from tulou.plugins.registry import Registry, collect_registrations, collect_settings_sections
-from tulou.security.authenticators import AccountTokenAuthenticator, Authenticator, BootstrapTokenAuthenticator
+from tulou.security.authenticators import AccountTokenAuthenticator, Authenticator, ClientTokenAuthenticator
 from tulou.security.principal_cache import PrincipalCache, ProcessSignal, signal_for
 from tulou.settings import CoreSettings, build_settings
 
@@ -64,10 +64,7 @@ def build_platform(plugins: list[object] | None = None, **setting_overrides: Any
         registry=registry,
         catalogs=catalogs,
         activations=ActivationIndex(settings.web.module_cache_seconds),
-        authenticators=[BootstrapTokenAuthenticator(_secret(settings.admin_token)), AccountTokenAuthenticator()],
+        # Client tokens go before account tokens: they are told apart by their prefix, without a lookup.
+        authenticators=[ClientTokenAuthenticator(), AccountTokenAuthenticator()],
         principal_cache=PrincipalCache(signal_for(settings.database_url)),
     )
-
-
-def _secret(value: Any) -> str | None:
-    return value.get_secret_value() if value is not None else None

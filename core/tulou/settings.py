@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import re
-import secrets
 import string
 from pathlib import Path
 from typing import Annotated, Any, get_args
@@ -202,7 +201,6 @@ class CoreSettings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535)
     default_locale: str = "zh_CN"
     log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
-    admin_token: SecretStr | None = Field(None, min_length=16)
     plugins: Annotated[list[str] | None, NoDecode] = None
     disable_plugins: Annotated[list[str] | None, NoDecode] = None
     database: DatabaseSettings = DatabaseSettings()
@@ -233,6 +231,31 @@ class CoreSettings(BaseSettings):
     @property
     def is_postgres(self) -> bool:
         return urlsplit(self.database_url).scheme in {"postgres", "postgresql"}
+
+
+class RetiredSettings(BaseSettings):
+    """Variables Tulou no longer reads, looked up where the live ones are so start-up can say so.
+
+    Unknown variables are ignored, but a deployment still setting one of these
+    expects it to work: each field's description says what to do instead.
+    """
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore")
+
+    admin_token: str | None = Field(None, description=(
+        "administrators are accounts now; create one with `tulou admin create NAME --generate`, "
+        "sign in with POST /api/v1/auth/token and remove the variable"
+    ))
+
+
+def retired_settings_in_use() -> list[str]:
+    """One line per retired variable that is still set, naming it and what to do instead."""
+    found = RetiredSettings()
+    return [
+        f"{ENV_PREFIX}{name.upper()} is no longer read: {field.description}"
+        for name, field in RetiredSettings.model_fields.items()
+        if getattr(found, name)
+    ]
 
 
 class SettingsError(Exception):
@@ -297,8 +320,3 @@ def masked_view(settings: CoreSettings) -> dict[str, Any]:
     data = settings.model_dump(mode="json")  # SecretStr dumps as "**********"
     data["database"]["url"] = mask_url(settings.database_url)
     return data
-
-
-def new_admin_token() -> str:
-    """A fresh random bootstrap admin token."""
-    return secrets.token_urlsafe(32)

@@ -22,6 +22,7 @@ from tulou import STANDARD_VERSION
 from tulou.areas.schemas import AreaNode, AreaOut
 from tulou.areas.schemas import Page as AreaPageShape
 from tulou.identity import account_schemas as accounts
+from tulou.identity import client_schemas as clients
 from tulou.identity import schemas as identity
 from tulou.identity.membership_routes import MembershipIn, MembershipOut
 
@@ -35,6 +36,8 @@ SHAPES: tuple[type[msgspec.Struct], ...] = (
     identity.HouseholdIn, identity.MemberIn, identity.HeadIn, identity.HouseholdOut,
     accounts.LoginIn, accounts.RefreshIn, accounts.TokenOut, accounts.PasswordChangeIn,
     accounts.AccountIn, accounts.AccountOut, accounts.BindingIn, accounts.BindingOut, accounts.MeOut,
+    accounts.PasswordResetIn, accounts.PasswordResetOut, accounts.RoleIn, accounts.RolePatch, accounts.RoleOut,
+    clients.ClientIn, clients.ClientPatch, clients.ClientOut, clients.ClientSecretOut, clients.ClientTokenOut,
     MembershipIn, MembershipOut,
 )
 
@@ -76,10 +79,14 @@ def generated() -> dict[str, dict[str, Any]]:
         "PersonPage": (identity.Page, identity.PersonOut),
         "OrganisationPage": (identity.Page, identity.OrganisationOut),
         "HouseholdPage": (identity.Page, identity.HouseholdOut),
+        "AccountPage": (identity.Page, accounts.AccountOut),
+        "BindingPage": (identity.Page, accounts.BindingOut),
+        "ClientPage": (identity.Page, clients.ClientOut),
     }
     for name, (page, item) in pages.items():
         raw[file_stem(name)] = msgspec.json.schema(page_of(name, page, item))
     raw["area-tree"] = msgspec.json.schema(list[AreaNode])
+    raw["role-list"] = msgspec.json.schema(list[accounts.RoleOut])
     raw["membership-list"] = msgspec.json.schema(list[MembershipOut])
     raw["area-detail"] = area_detail()
     return {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import subprocess
 import sys
@@ -63,7 +65,7 @@ async def test_login_gives_tokens_that_show_the_callers_grants(client: Any) -> N
     [grant] = me.json()["grants"]
     assert grant["area"] == YUNXI_TOWN and "person:read" in grant["permissions"]
     assert "person:read_sensitive" not in grant["permissions"]
-    stored = await AccessToken.all()
+    stored = await AccessToken.filter(account__username="lin")
     assert issued["access_token"] not in {t.token_hash for t in stored} and len(stored) == 2
     assert await AuditEntry.filter(action="auth.login").count() == 1
 
@@ -110,6 +112,19 @@ async def test_bad_tokens_are_rejected(client: Any) -> None:
     await AccessToken.all().update(expires_at=datetime.now(timezone.utc) - timedelta(seconds=1))
     await principals_changed()  # a hand edit of the tables: the cache would trust the old expiry
     assert (await client.get(ME, headers=bearer(good))).status_code == 401
+
+
+async def test_a_retired_bootstrap_token_opens_nothing_and_is_warned_about(
+    serve: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    old = "a-bootstrap-token-from-before-accounts"
+    monkeypatch.setenv("TULOU_ADMIN_TOKEN", old)
+    with caplog.at_level(logging.WARNING, logger="tulou.web.lifespan"):
+        async with serve() as client:
+            refused = await client.get("/api/v1/audit", headers=bearer(old))
+    assert refused.status_code == 401
+    [warning] = [record.getMessage() for record in caplog.records if "TULOU_ADMIN_TOKEN" in record.getMessage()]
+    assert "tulou admin create" in warning and old not in warning
 
 
 async def test_logout_revokes_every_token(client: Any) -> None:
@@ -191,17 +206,13 @@ async def test_password_policy_names_the_field(client: Any) -> None:
         assert response.json()["errors"][0]["field"] == "password"
 
 
-def test_admin_create_generates_a_password_that_signs_in(database_url: str, tmp_path: Path) -> None:
+def run_tulou(database_url: str, tmp_path: Path, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "TULOU_DATABASE__URL": database_url, "TULOU_DATA_DIR": str(tmp_path / "data"), "TULOU_DEFAULT_LOCALE": "en"}
+    return subprocess.run([sys.executable, "-m", "tulou", *args], capture_output=True, text=True, env=env, input=input, timeout=120)
 
-    def tulou(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "tulou", *args], capture_output=True, text=True, env=env, timeout=120)
 
-    assert tulou("demo").returncode == 0
-    created, again = tulou("admin", "create", "chief", "--generate"), tulou("admin", "create", "chief", "--generate")
-    assert created.returncode == 0, created.stderr
-    assert again.returncode == 0 and "already exists" in again.stdout
-    password = created.stdout.strip().splitlines()[-1].strip()
+def county_admin_signs_in(database_url: str, tmp_path: Path, username: str, password: str) -> None:
+    """Sign in through the API and find the account bound as ``county_admin`` at the demo county."""
 
     async def check() -> None:
         from tests.conftest import running_app
@@ -209,11 +220,29 @@ def test_admin_create_generates_a_password_that_signs_in(database_url: str, tmp_
 
         app = create_app(plugins=[], database={"url": database_url}, data_dir=tmp_path / "data", jobs={"enabled": False})
         async with running_app(app, demo=False) as client:
-            issued = await client.post(TOKEN, json={"username": "chief", "password": password})
+            issued = await client.post(TOKEN, json={"username": username, "password": password})
             assert issued.status_code == 200, issued.text
             me = (await client.get(ME, headers=bearer(issued.json()["access_token"]))).json()
             assert me["bindings"][0]["role"] == "county_admin" and me["bindings"][0]["area"] == DEMO_COUNTY
 
-    import asyncio
-
     asyncio.run(check())
+
+
+def test_admin_create_generates_a_password_that_signs_in(database_url: str, tmp_path: Path) -> None:
+    assert run_tulou(database_url, tmp_path, "demo").returncode == 0
+    created = run_tulou(database_url, tmp_path, "admin", "create", "chief", "--generate")
+    again = run_tulou(database_url, tmp_path, "admin", "create", "chief", "--generate")
+    assert created.returncode == 0, created.stderr
+    assert again.returncode == 0 and "already exists" in again.stdout
+    county_admin_signs_in(database_url, tmp_path, "chief", created.stdout.strip().splitlines()[-1].strip())
+
+
+def test_admin_create_reads_a_script_s_password_from_stdin(database_url: str, tmp_path: Path) -> None:
+    assert run_tulou(database_url, tmp_path, "demo").returncode == 0
+    both = run_tulou(database_url, tmp_path, "admin", "create", "chief", "--generate", "--password-stdin", input=PASSWORD)
+    weak = run_tulou(database_url, tmp_path, "admin", "create", "chief", "--password-stdin", input="short\n")
+    created = run_tulou(database_url, tmp_path, "admin", "create", "chief", "--password-stdin", input=f"{PASSWORD}\n")
+    assert both.returncode == 2 and weak.returncode == 1 and "password" in weak.stderr
+    assert created.returncode == 0, created.stderr
+    assert PASSWORD not in created.stdout + created.stderr
+    county_admin_signs_in(database_url, tmp_path, "chief", PASSWORD)

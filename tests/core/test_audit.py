@@ -123,8 +123,8 @@ async def test_module_switches_are_audited_and_an_audit_failure_refuses_them(
         refused = await client.put(f"/api/v1/areas/{SHIMEN_TOWN}/modules/sample", headers=ADMIN)
         activated = await ModuleActivation.exists(area_id=SHIMEN_TOWN)
     assert entries == [
-        ("module.enabled", "bootstrap-admin", YUNXI_TOWN, "module", "sample"),
-        ("module.disabled", "bootstrap-admin", YUNXI_TOWN, "module", "sample"),
+        ("module.enabled", client.admin_actor, YUNXI_TOWN, "module", "sample"),
+        ("module.disabled", client.admin_actor, YUNXI_TOWN, "module", "sample"),
     ]
     assert refused.status_code == 500 and not activated
 

@@ -31,7 +31,7 @@ async def test_optional_module_is_off_until_a_township_enables_it(serve: Any) ->
     assert before.status_code == 404
     assert before.json()["detail"] == "该区域未启用此模块"
     assert enabled.status_code == 201 and enabled.json()["enabled"] is True
-    assert enabled.json()["enabled_by"] == "bootstrap-admin"
+    assert enabled.json()["enabled_by"] == client.admin_actor
     assert again.status_code == 200
     assert in_town.json() == {"plugin": "sample", "area": YUNXI_TOWN}
     assert in_village.status_code == 200
@@ -48,7 +48,8 @@ async def test_disabling_closes_the_routes_and_is_recorded(serve: Any) -> None:
         events = await ActivationEvent.filter(area_id=YUNXI_TOWN).values_list("action", "actor")
     assert disabled.status_code == 200 and disabled.json()["enabled"] is False
     assert after.status_code == 404
-    assert [(str(a.value), actor) for a, actor in events] == [("enabled", "bootstrap-admin"), ("disabled", "bootstrap-admin")]
+    admin = client.admin_actor
+    assert [(str(a.value), actor) for a, actor in events] == [("enabled", admin), ("disabled", admin)]
     assert plugin.disabled == [YUNXI_TOWN]
 
 
@@ -84,7 +85,7 @@ async def test_automatic_modules_are_on_for_townships_created_after_installation
     assert off.status_code == 200 and route.status_code == 404
 
 
-async def test_activation_needs_the_admin_token_a_township_and_a_known_module(serve: Any) -> None:
+async def test_activation_needs_an_admin_a_township_and_a_known_module(serve: Any) -> None:
     async with serve(plugins=[SamplePlugin()]) as client:
         anonymous = await client.put(modules_url(YUNXI_TOWN))
         wrong = await client.put(modules_url(YUNXI_TOWN), headers={"Authorization": "Bearer nope"})

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from tulou.settings import SettingsError, build_settings, masked_view
+from tests.conftest import TEST_BLIND_INDEX_KEY, TEST_ENCRYPTION_KEYS
+from tulou.settings import SettingsError, build_settings, masked_view, retired_settings_in_use
 
 
 class NoticeBoardSettings(BaseModel):
@@ -50,11 +51,22 @@ def test_a_bad_setting_names_its_variable(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_secrets_are_masked(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TULOU_ADMIN_TOKEN", "very-secret-token")
+    monkeypatch.setenv("TULOU_IDENTITY__ENCRYPTION_KEYS", TEST_ENCRYPTION_KEYS)
+    monkeypatch.setenv("TULOU_IDENTITY__BLIND_INDEX_KEY", TEST_BLIND_INDEX_KEY)
     monkeypatch.setenv("TULOU_DATABASE__URL", "postgres://tulou:hunter2@db:5432/tulou")
-    view = masked_view(build_settings())
-    assert "very-secret-token" not in str(view) and "hunter2" not in str(view)
-    assert view["database"]["url"] == "postgres://tulou:********@db:5432/tulou"
+    view = str(masked_view(build_settings()))
+    for secret in ("hunter2", TEST_ENCRYPTION_KEYS.partition(":")[2], TEST_BLIND_INDEX_KEY):
+        assert secret not in view
+    assert "postgres://tulou:********@db:5432/tulou" in view
+
+
+def test_a_retired_variable_is_named_with_what_to_do_instead(tmp_path: Path) -> None:
+    assert retired_settings_in_use() == []
+    (tmp_path / ".env").write_text("TULOU_ADMIN_TOKEN=left-over-from-an-old-make-run\n")
+    [line] = retired_settings_in_use()
+    assert line.startswith("TULOU_ADMIN_TOKEN is no longer read: ")
+    assert "tulou admin create" in line and "left-over" not in line
+    assert not hasattr(build_settings(), "admin_token")
 
 
 def test_cli_stops_with_one_line_on_a_bad_setting(monkeypatch: pytest.MonkeyPatch) -> None:

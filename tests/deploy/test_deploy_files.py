@@ -93,7 +93,6 @@ def test_env_example_values_are_valid_production_settings() -> None:
     assert settings.is_postgres
     assert settings.data_dir.is_absolute()
     assert settings.host == "127.0.0.1", "behind nginx the server listens on loopback only"
-    assert settings.admin_token is None, "a placeholder token must not be live"
 
 
 # -- systemd unit ---------------------------------------------------------------------

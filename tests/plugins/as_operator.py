@@ -60,10 +60,12 @@ def pip_install(distributions: list[str], work: Path) -> Path:
     return target
 
 
-def tulou(env: dict[str, str], *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def tulou(
+    env: dict[str, str], *args: str, cwd: Path, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run a ``tulou`` command to completion, as an operator's shell would."""
     return subprocess.run(
-        [str(TULOU), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120
+        [str(TULOU), *args], env=env, cwd=cwd, input=input, capture_output=True, text=True, timeout=120
     )
 
 
@@ -87,6 +89,15 @@ class RunningServer:
 
     def put(self, path: str, **kwargs: Any) -> httpx.Response:
         return httpx.put(self.url + path, timeout=5, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return httpx.post(self.url + path, timeout=5, **kwargs)
+
+    def sign_in(self, username: str, password: str) -> dict[str, str]:
+        """The header of an access token from ``POST /api/v1/auth/token``."""
+        issued = self.post("/api/v1/auth/token", json={"username": username, "password": password})
+        assert issued.status_code == 200, issued.text
+        return {"Authorization": f"Bearer {issued.json()['access_token']}"}
 
 
 def wait_until_ready(server: RunningServer) -> None:

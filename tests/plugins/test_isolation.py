@@ -23,7 +23,6 @@ from litestar import Litestar
 
 from tests.conftest import (
     ADMIN,
-    ADMIN_TOKEN,
     NANYANG_VILLAGE,
     SHANGPING_VILLAGE,
     YUNXI_TOWN,
@@ -296,6 +295,7 @@ async def test_a_failed_plugin_keeps_its_first_reason(make_app: Any) -> None:
 
 FAULTY = ["broken_import", "slow_start", "wrong_standard"]
 SLOW_START_TIMEOUT_SECONDS = 1
+OPERATOR, OPERATOR_PASSWORD = "operator", "a county administrator's password"
 
 
 @pytest.fixture(scope="module")
@@ -323,7 +323,6 @@ def operator_env(
         PYTHONPATH=os.pathsep.join(filter(None, [str(faulty_site), os.environ.get("PYTHONPATH")])),
         TULOU_DATABASE__URL=server_database,
         TULOU_DATA_DIR=str(tmp_path_factory.mktemp("server-data")),
-        TULOU_ADMIN_TOKEN=ADMIN_TOKEN,
         TULOU_PLUGIN_RUNTIME__STARTUP_WARN_SECONDS="0.5",
         TULOU_PLUGIN_RUNTIME__STARTUP_TIMEOUT_SECONDS=str(SLOW_START_TIMEOUT_SECONDS),
         TULOU_JOBS__ENABLED="false",
@@ -335,12 +334,20 @@ def operator_env(
 def server(
     operator_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningServer]:
-    """``tulou demo``, then ``tulou serve`` until /readyz answers 200."""
+    """``tulou demo`` and ``tulou admin create``, then ``tulou serve`` until /readyz answers 200."""
     home = tmp_path_factory.mktemp("server-home")
     demo = tulou(operator_env, "demo", cwd=home)
     assert demo.returncode == 0, demo.stderr
+    admin = tulou(operator_env, "admin", "create", OPERATOR, "--password-stdin", cwd=home, input=OPERATOR_PASSWORD)
+    assert admin.returncode == 0, admin.stderr
     with serving(operator_env, home) as running_server:
         yield running_server
+
+
+@pytest.fixture(scope="module")
+def operator(server: RunningServer) -> dict[str, str]:
+    """The county administrator's header, signed in as an operator would."""
+    return server.sign_in(OPERATOR, OPERATOR_PASSWORD)
 
 
 def listed(server: RunningServer) -> dict[str, dict[str, Any]]:
@@ -386,13 +393,15 @@ def test_server_reports_each_faulty_plugin_and_serves_the_rest(server: RunningSe
 
 
 @pytest.mark.slow
-def test_server_enables_notices_for_one_township_only(server: RunningServer) -> None:
+def test_server_enables_notices_for_one_township_only(
+    server: RunningServer, operator: dict[str, str]
+) -> None:
     board = f"/api/v1/notices/areas/{SHANGPING_VILLAGE}/notices"
     assert server.get(board).status_code == 404  # not enabled anywhere yet
 
     anonymous = server.put(f"/api/v1/areas/{YUNXI_TOWN}/modules/notices")
     assert anonymous.status_code == 401
-    enabled = server.put(f"/api/v1/areas/{YUNXI_TOWN}/modules/notices", headers=ADMIN)
+    enabled = server.put(f"/api/v1/areas/{YUNXI_TOWN}/modules/notices", headers=operator)
     assert enabled.status_code == 201, enabled.text
     assert enabled.json()["enabled"] is True
 
@@ -403,8 +412,8 @@ def test_server_enables_notices_for_one_township_only(server: RunningServer) -> 
 
 
 @pytest.mark.slow
-def test_failed_plugins_cannot_be_enabled(server: RunningServer) -> None:
-    response = server.put(f"/api/v1/areas/{YUNXI_TOWN}/modules/wrong_standard", headers=ADMIN)
+def test_failed_plugins_cannot_be_enabled(server: RunningServer, operator: dict[str, str]) -> None:
+    response = server.put(f"/api/v1/areas/{YUNXI_TOWN}/modules/wrong_standard", headers=operator)
     assert response.status_code == 409
     assert "requires standard" in response.json()["detail"]
 

@@ -8,12 +8,14 @@ msgspec Structs they are generated from, and the examples against the schemas.
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import json
 import re
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -125,7 +127,8 @@ def test_the_schemas_reject_what_the_spec_forbids() -> None:
 
 
 IDENTITY_PREFIXES = ("/api/v1/areas", "/api/v1/auth", "/api/v1/me", "/api/v1/accounts", "/api/v1/role-bindings",
-                     "/api/v1/people", "/api/v1/organisations", "/api/v1/households")
+                     "/api/v1/roles", "/api/v1/people", "/api/v1/organisations", "/api/v1/households",
+                     "/api/v1/clients", "/api/v1/oauth")
 TABLE_ROW = re.compile(r"^\| (GET|POST|PUT|PATCH|DELETE) \| `([^`?]+)[^`]*` \|(.*)$", re.MULTILINE)
 PARAMETER = re.compile(r"\{[^}]+\}")
 
@@ -190,13 +193,17 @@ async def test_refresh_rotates_and_a_replayed_refresh_token_revokes_everything(c
 async def test_logout_ends_the_access_token(client: AppClient) -> None:
     headers = await signed_in(client, "lin", "township_staff")
     assert (await client.post("/api/v1/auth/logout", headers=headers)).status_code == 204
-    problem(await client.get("/api/v1/me/", headers=headers), 401)
+    refused = await client.get("/api/v1/me/", headers=headers)
+    problem(refused, 401)
+    assert refused.headers["www-authenticate"] == 'Bearer error="invalid_token"'
 
 
 async def test_wrong_password_and_missing_token_are_401_problems(client: AppClient) -> None:
     await signed_in(client, "lin", "township_staff")
     problem(await client.post("/api/v1/auth/token", json={"username": "lin", "password": "not it at all"}), 401)
-    problem(await client.get("/api/v1/people/"), 401)
+    anonymous = await client.get("/api/v1/people/")
+    problem(anonymous, 401)
+    assert anonymous.headers["www-authenticate"] == "Bearer"
 
 
 # People
@@ -252,6 +259,48 @@ async def test_nobody_grants_more_than_they_hold(client: AppClient) -> None:
     conforms(await client.post("/api/v1/role-bindings/", json=granted, headers=admin), "binding-out", 201)
 
 
+# Administering accounts and roles
+
+
+async def test_account_administration_conforms(client: AppClient) -> None:
+    admin = await signed_in(client, "lin", "township_admin")
+    created = await client.post("/api/v1/accounts/", json={"username": "wu", "password": PASSWORD, "area": YUNXI_TOWN},
+                                headers=admin)
+    wu = conforms(created, "account-out", 201)
+    assert wu["home_area"] == YUNXI_TOWN and wu["status"] == "active"
+    page = conforms(await client.get("/api/v1/accounts/", params={"username": "w"}, headers=admin), "account-page", 200)
+    assert [a["username"] for a in page["items"]] == ["wu"]
+    disabled = conforms(await client.post(f"/api/v1/accounts/{wu['id']}/disable", headers=admin), "account-out", 200)
+    assert disabled["status"] == "disabled"
+    problem(await client.post("/api/v1/auth/token", json={"username": "wu", "password": PASSWORD}), 401)
+    conforms(await client.post(f"/api/v1/accounts/{wu['id']}/enable", headers=admin), "account-out", 200)
+    reset = await client.post(f"/api/v1/accounts/{wu['id']}/password", json={"generate": True}, headers=admin)
+    generated = conforms(reset, "password-reset-out", 200)["generated_password"]
+    conforms(await client.post("/api/v1/auth/token", json={"username": "wu", "password": generated}), "token-out", 200)
+    bindings = conforms(await client.get("/api/v1/role-bindings/", headers=admin), "binding-page", 200)
+    assert [b["role"] for b in bindings["items"]] == ["township_admin"]
+    myself = conforms(await client.get("/api/v1/me/", headers=admin), "me-out", 200)["account"]["id"]
+    refused = problem(await client.post(f"/api/v1/accounts/{myself}/disable", headers=admin), 403)
+    assert [e["field"] for e in refused["errors"]] == ["account_id"]
+
+
+async def test_roles_conform(client: AppClient) -> None:
+    staff = await signed_in(client, "lin", "township_staff")
+    roles = conforms(await client.get("/api/v1/roles/", headers=staff), "role-list", 200)
+    assert {"county_admin", "township_admin", "kiosk"} <= {r["name"] for r in roles} and all(r["builtin"] for r in roles)
+    example = json.loads((EXAMPLES / "role-in.clinic-clerk.json").read_text(encoding="utf-8"))
+    problem(await client.post("/api/v1/roles/", json=example, headers=staff), 403)
+    created = conforms(await client.post("/api/v1/roles/", json=example, headers=ADMIN), "role-out", 201)
+    assert created["builtin"] is False and created["permissions"] == sorted(example["permissions"])
+    unknown = problem(await client.patch("/api/v1/roles/clinic_clerk", json={"permissions": ["person:fly"]},
+                                         headers=ADMIN), 422)
+    assert [e["field"] for e in unknown["errors"]] == ["permissions"]
+    conforms(await client.get("/api/v1/roles/clinic_clerk", headers=staff), "role-out", 200)
+    builtin = problem(await client.delete("/api/v1/roles/township_staff", headers=ADMIN), 409)
+    assert [e["field"] for e in builtin["errors"]] == ["name"]
+    assert (await client.delete("/api/v1/roles/clinic_clerk", headers=ADMIN)).status_code == 204
+
+
 # Organisations and households
 
 
@@ -269,3 +318,85 @@ async def test_organisations_and_households_conform(client: AppClient) -> None:
     assert [m["id"] for m in joined["members"]] == [person["id"]]
     conforms(await client.get("/api/v1/households/", params={"village": SHANGPING_VILLAGE}, headers=staff),
              "household-page", 200)
+
+
+# System clients and the client-credentials grant
+
+
+async def registered_client(client: AppClient, headers: dict[str, str], scopes: list[str]) -> dict[str, Any]:
+    """A vendor's client in YUNXI_TOWN, registered by ``headers``: the ``client-secret-out`` answer."""
+    vendor = {"name": "云溪智慧农业有限公司", "kind": "vendor", "area": YUNXI_TOWN}
+    organisation = conforms(await client.post("/api/v1/organisations/", json=vendor, headers=ADMIN), "organisation-out", 201)
+    body = {"name": "灌溉监测系统", "organisation": organisation["id"], "area": YUNXI_TOWN, "scopes": scopes}
+    return conforms(await client.post("/api/v1/clients/", json=body, headers=headers), "client-secret-out", 201)
+
+
+def basic(client_id: str, secret: str) -> dict[str, str]:
+    """RFC 6749 2.3.1: id and secret form-urlencoded, then HTTP Basic."""
+    pair = f"{quote(client_id, safe='')}:{quote(secret, safe='')}"
+    return {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
+
+
+def oauth_problem(response: httpx.Response, status: int, error: str) -> dict[str, Any]:
+    body = problem(response, status)
+    assert body["error"] == error and body["type"] == "urn:tulou:problem:oauth-" + error.replace("_", "-")
+    return body
+
+
+async def test_a_client_gets_a_token_and_acts_within_its_scopes_and_area(client: AppClient) -> None:
+    admin = await signed_in(client, "lin", "township_admin")
+    registration = await registered_client(client, admin, ["person:read"])
+    form = {"grant_type": "client_credentials", "scope": "person:read"}
+    issued = await client.post("/api/v1/oauth/token", data=form,
+                               headers=basic(registration["client_id"], registration["client_secret"]))
+    token = conforms(issued, "client-token-out", 200)
+    assert issued.headers["cache-control"] == "no-store"
+    assert token["token_type"] == "Bearer" and token["expires_in"] > 0 and token["scope"] == "person:read"
+    body = {"name": "林秀英", "resident_id": resident_id(5), "home_area": SHANGPING_VILLAGE}
+    created = conforms(await client.post("/api/v1/people/", json=body, headers=ADMIN), "person-out", 201)
+    as_client = bearer(token["access_token"])
+    read = conforms(await client.get(f"/api/v1/people/{created['id']}", headers=as_client), "person-out", 200)
+    assert read["masked"] is True
+    problem(await client.post("/api/v1/people/", json=body, headers=as_client), 403)
+    elsewhere = {"name": "陈", "resident_id": resident_id(6), "home_area": NANYANG_VILLAGE}
+    other = conforms(await client.post("/api/v1/people/", json=elsewhere, headers=ADMIN), "person-out", 201)
+    problem(await client.get(f"/api/v1/people/{other['id']}", headers=as_client), 404)
+
+
+async def test_client_registration_conforms_and_the_secret_is_shown_once(client: AppClient) -> None:
+    admin = await signed_in(client, "lin", "township_admin")
+    registration = await registered_client(client, admin, ["person:read", "household:read"])
+    assert registration["scopes"] == ["household:read", "person:read"] and registration["status"] == "active"
+    url = f"/api/v1/clients/{registration['id']}"
+    answers = [
+        conforms(await client.get("/api/v1/clients/", headers=admin), "client-page", 200),
+        conforms(await client.get(url, headers=admin), "client-out", 200),
+        conforms(await client.patch(url, json={"scopes": ["person:read"]}, headers=admin), "client-out", 200),
+        conforms(await client.post(f"{url}/disable", headers=admin), "client-out", 200),
+        conforms(await client.post(f"{url}/enable", headers=admin), "client-out", 200),
+    ]
+    assert all(registration["client_secret"] not in json.dumps(answer) for answer in answers)
+    rotated = conforms(await client.post(f"{url}/rotate-secret", headers=admin), "client-secret-out", 200)
+    assert rotated["client_secret"] != registration["client_secret"]
+    refused = problem(await client.post("/api/v1/clients/", headers=admin, json={
+        "name": "x", "organisation": registration["organisation"], "area": YUNXI_TOWN,
+        "scopes": ["person:read_sensitive"]}), 403)
+    assert [e["field"] for e in refused["errors"]] == ["scopes"]
+
+
+async def test_token_endpoint_errors_are_oauth_errors_and_problems(client: AppClient) -> None:
+    registration = await registered_client(client, ADMIN, ["person:read"])
+    credentials = basic(registration["client_id"], registration["client_secret"])
+    token = "/api/v1/oauth/token"
+    wrong = await client.post(token, data={"grant_type": "client_credentials"},
+                              headers=basic(registration["client_id"], "wrong"))
+    unknown = await client.post(token, data={"grant_type": "client_credentials"}, headers=basic("tlc_unknown", "x"))
+    same = [{k: v for k, v in oauth_problem(r, 401, "invalid_client").items() if k != "request_id"} for r in (wrong, unknown)]
+    assert same[0] == same[1]
+    assert wrong.headers["www-authenticate"].startswith("Basic")
+    oauth_problem(await client.post(token, json={"grant_type": "client_credentials"}, headers=credentials),
+                  400, "invalid_request")
+    oauth_problem(await client.post(token, data={"grant_type": "password"}, headers=credentials),
+                  400, "unsupported_grant_type")
+    oauth_problem(await client.post(token, data={"grant_type": "client_credentials", "scope": "person:write"},
+                                    headers=credentials), 400, "invalid_scope")

@@ -1,4 +1,4 @@
-"""The ``tulou`` command: serve, migrate, load the demo, import areas, inspect plugins and settings.
+"""The ``tulou`` command: serve, migrate, load the demo, import areas and people, inspect plugins and settings.
 
 Errors print one line and exit non-zero; nothing prints a traceback unless
 ``TULOU_DEBUG=1``.
@@ -19,8 +19,9 @@ from tulou.cli.config import config
 from tulou.cli.database import migrate
 from tulou.cli.develop import makemigrations
 from tulou.cli.identity import identity
+from tulou.cli.people import people
 from tulou.cli.plugins import plugins
-from tulou.cli.serve import admin_token, serve
+from tulou.cli.serve import serve
 from tulou.errors import Problem
 from tulou.i18n import gettext as _
 from tulou.settings import SettingsError
@@ -53,7 +54,7 @@ def cli() -> None:
     """Tulou: the shared core of a county's smart-village systems."""
 
 
-for command in (serve, migrate, makemigrations, demo, areas, audit, plugins, config, admin_token, identity, admin):
+for command in (serve, migrate, makemigrations, demo, areas, audit, plugins, config, identity, admin, people):
     cli.add_command(command)
 
 

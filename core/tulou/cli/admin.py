@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
-
 import click
 from tortoise.transactions import in_transaction
 
@@ -14,7 +12,7 @@ from tulou.cli.context import run_with_platform
 from tulou.errors import Invalid
 from tulou.i18n import gettext as _
 from tulou.identity.accounts_models import Account, Role, RoleBinding
-from tulou.identity.passwords import check_password_policy, hash_password
+from tulou.identity.passwords import check_password_policy, generate_password, hash_password
 from tulou.identity.roles import registered_permissions, sync_builtin_roles
 from tulou.platform import Platform
 
@@ -36,15 +34,29 @@ async def _root_area(code: str | None) -> Area:
     return counties[0]
 
 
+def _new_password(username: str, generate: bool, from_stdin: bool) -> str:
+    """The password to set: generated, read from a script's standard input, or asked for twice.
+
+    Standard input keeps the password out of the command line, where ``ps`` and the
+    shell history would show it.
+    """
+    if generate and from_stdin:
+        raise click.UsageError(_("Use either --generate or --password-stdin"))
+    if generate:
+        return generate_password(username)
+    if from_stdin:
+        return click.get_text_stream("stdin").readline().rstrip("\r\n")
+    return click.prompt(_("Password"), hide_input=True, confirmation_prompt=True)
+
+
 @admin.command("create")
 @click.argument("username")
 @click.option("--area", "area_code", default=None, help="area the admin holds (default: the one root county)")
 @click.option("--generate", is_flag=True, help="generate a strong password and print it once")
-def create(username: str, area_code: str | None, generate: bool) -> None:
+@click.option("--password-stdin", is_flag=True, help="read the password from the first line of standard input")
+def create(username: str, area_code: str | None, generate: bool, password_stdin: bool) -> None:
     """Create a county administrator account; an existing USERNAME is left unchanged."""
-    password = secrets.token_urlsafe(18) if generate else None
-    if password is None:
-        password = click.prompt(_("Password"), hide_input=True, confirmation_prompt=True)
+    password = _new_password(username, generate, password_stdin)
     check_password_policy(password, username)
 
     async def work(platform: Platform) -> bool:

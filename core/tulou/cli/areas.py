@@ -8,15 +8,14 @@ import click
 
 from tulou.areas.demo import load_demo_county
 from tulou.areas.importer import ImportResult, import_areas_file
-from tulou.cli.context import run_with_platform
+from tulou.cli.context import echo_bad_rows, nothing_written, run_with_platform
 from tulou.i18n import gettext as _
 
 
 def _report(result: ImportResult) -> None:
     if result.errors:
-        for error in result.errors:
-            click.echo(error, err=True)
-        raise click.ClickException(_("%(count)d bad row(s); nothing was written") % {"count": len(result.errors)})
+        echo_bad_rows(result.errors)
+        raise nothing_written(len(result.errors))
     summary = _("%(created)d area(s) created, %(updated)d updated, %(unchanged)d unchanged")
     click.echo(summary % {"created": result.created, "updated": result.updated, "unchanged": result.unchanged})
 

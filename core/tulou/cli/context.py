@@ -1,13 +1,16 @@
-"""Helpers shared by commands that need the platform and an open database."""
+"""Helpers shared by commands: the platform with an open database, and reporting bad input rows."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar
+
+import click
 
 from tulou.db.lifecycle import close_database, open_database
 from tulou.i18n import current_locale, install
+from tulou.i18n import gettext as _
 from tulou.platform import Platform, build_platform
 
 T = TypeVar("T")
@@ -38,3 +41,14 @@ def run_with_platform(work: Callable[[Platform], Awaitable[T]]) -> T:
             await close_database()
 
     return asyncio.run(runner())
+
+
+def echo_bad_rows(errors: Iterable[object]) -> None:
+    """Each bad row of an imported file on its own line of stderr (``line 4: ...``)."""
+    for error in errors:
+        click.echo(str(error), err=True)
+
+
+def nothing_written(bad_rows: int) -> click.ClickException:
+    """The failure of an all-or-nothing import: exit 1, after the rows were listed."""
+    return click.ClickException(_("%(count)d bad row(s); nothing was written") % {"count": bad_rows})

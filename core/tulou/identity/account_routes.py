@@ -5,26 +5,37 @@ Signing in is the only route open to anybody; the services check areas and escal
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from litestar import Controller, Request, delete, get, post
-from litestar.params import FromPath, JSONBody
+from litestar.datastructures import CacheControlHeader
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from tulou.i18n import gettext
-from tulou.identity import accounts, auth
+from tulou.identity import account_admin, accounts, auth
 from tulou.identity.account_schemas import (
-    AccountIn, AccountOut, BindingIn, BindingOut, GrantOut, LoginIn, MeOut, PasswordChangeIn, RefreshIn, TokenOut,
+    AccountIn, AccountOut, BindingIn, BindingOut, GrantOut, LoginIn, MeOut, PasswordChangeIn, PasswordResetIn,
+    PasswordResetOut, RefreshIn, TokenOut,
 )
-from tulou.identity.accounts_models import Account, RoleBinding
+from tulou.identity.accounts_models import Account, AccountStatus, RoleBinding
 from tulou.identity.routes import caller
+from tulou.identity.schemas import Page
+from tulou.identity.scope import clamp
 from tulou.security.guards import PUBLIC, requires, signed_in
 
-
+Limit = Annotated[int, QueryParameter(ge=1)]
+Offset = Annotated[int, QueryParameter(ge=0)]
+AreaFilter = Annotated[str | None, QueryParameter(description="only this area's subtree")]
 
 def token_out(tokens: auth.IssuedTokens) -> TokenOut:
     return TokenOut(access_token=tokens.access_token, refresh_token=tokens.refresh_token, expires_in=tokens.expires_in)
 
 
 def account_out(account: Account) -> AccountOut:
-    return AccountOut(id=account.id, username=account.username, status=account.status.value, person=account.person_id)
+    return AccountOut(
+        id=account.id, username=account.username, status=account.status.value, person=account.person_id,
+        home_area=account.home_area_id, locked_until=account.locked_until, created_at=account.created_at,
+    )
 
 
 def binding_out(binding: RoleBinding) -> BindingOut:
@@ -84,10 +95,68 @@ class AccountController(Controller):
     async def create(self, request: Request, data: JSONBody[AccountIn]) -> AccountOut:
         return account_out(await accounts.create_account(await caller(request), data.username, data.password, data.area))
 
+    @get("/", guards=[requires("account:read")], summary="Accounts managed in the caller's areas")
+    async def list_accounts(
+        self,
+        request: Request,
+        username: Annotated[str | None, QueryParameter(description="part of the username", max_length=64)] = None,
+        status: Annotated[AccountStatus | None, QueryParameter()] = None,
+        area: AreaFilter = None,
+        limit: Limit = 50,
+        offset: Offset = 0,
+    ) -> Page:
+        limit = clamp(limit)
+        found, total = await account_admin.list_accounts(await caller(request), username, status, area, limit, offset)
+        return Page(items=[account_out(a) for a in found], total=total, limit=limit, offset=offset)
+
+    @get("/{account_id:int}", guards=[requires("account:read")], summary="One account")
+    async def read(self, request: Request, account_id: FromPath[int]) -> AccountOut:
+        return account_out(await account_admin.get_account(await caller(request), account_id))
+
+    @post("/{account_id:int}/disable", status_code=200, guards=[requires("account:write")],
+          summary="Stop an account signing in and revoke its tokens")
+    async def disable(self, request: Request, account_id: FromPath[int]) -> AccountOut:
+        return account_out(await account_admin.disable_account(await caller(request), account_id))
+
+    @post("/{account_id:int}/enable", status_code=200, guards=[requires("account:write")],
+          summary="Let a disabled account sign in again")
+    async def enable(self, request: Request, account_id: FromPath[int]) -> AccountOut:
+        return account_out(await account_admin.enable_account(await caller(request), account_id))
+
+    @post("/{account_id:int}/unlock", status_code=200, guards=[requires("account:write")],
+          summary="Clear failed sign-ins and the lockout")
+    async def unlock(self, request: Request, account_id: FromPath[int]) -> AccountOut:
+        return account_out(await account_admin.unlock_account(await caller(request), account_id))
+
+    @post("/{account_id:int}/password", status_code=200, guards=[requires("account:write")],
+          cache_control=CacheControlHeader(no_store=True),
+          summary="Set or generate a new password for an account and revoke its tokens")
+    async def reset_password(
+        self, request: Request, account_id: FromPath[int], data: JSONBody[PasswordResetIn]
+    ) -> PasswordResetOut:
+        account, generated = await account_admin.reset_password(
+            await caller(request), account_id, data.password, data.generate
+        )
+        return PasswordResetOut(account=account_out(account), generated_password=generated)
+
 
 class RoleBindingController(Controller):
     path = "/api/v1/role-bindings"
     tags = ["accounts"]
+
+    @get("/", guards=[requires("account:read")], summary="Role bindings in the caller's areas")
+    async def list_bindings(
+        self,
+        request: Request,
+        account: Annotated[int | None, QueryParameter(description="only this account's")] = None,
+        area: AreaFilter = None,
+        role: Annotated[str | None, QueryParameter(description="only this role's", max_length=64)] = None,
+        limit: Limit = 50,
+        offset: Offset = 0,
+    ) -> Page:
+        limit = clamp(limit)
+        found, total = await accounts.list_bindings(await caller(request), account, area, role, limit, offset)
+        return Page(items=[binding_out(b) for b in found], total=total, limit=limit, offset=offset)
 
     @post("/", guards=[requires("role:grant")], summary="Grant a role to an account in an area's subtree")
     async def create(self, request: Request, data: JSONBody[BindingIn]) -> BindingOut:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 import msgspec
 
 Username = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")]
 Secret = Annotated[str, msgspec.Meta(max_length=256)]
+RoleName = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+RoleTitle = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Permission = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 
 
 class LoginIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -40,10 +44,49 @@ class AccountIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class AccountOut(msgspec.Struct):
+    """``home_area``: the area whose administrators manage the account; null when only the county does."""
+
     id: int
     username: str
     status: str
     person: int | None
+    home_area: str | None
+    locked_until: datetime | None
+    created_at: datetime
+
+
+class PasswordResetIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Either the ``password`` an administrator chose, or ``generate: true`` for one made up and shown once."""
+
+    password: Secret | None = None
+    generate: bool = False
+
+
+class PasswordResetOut(msgspec.Struct):
+    """``generated_password`` is shown in this response only: nothing keeps it."""
+
+    account: AccountOut
+    generated_password: str | None
+
+
+class RoleIn(msgspec.Struct, forbid_unknown_fields=True):
+    name: RoleName
+    title: RoleTitle
+    permissions: list[Permission]
+
+
+class RolePatch(msgspec.Struct, forbid_unknown_fields=True):
+    """Only the members present change."""
+
+    title: RoleTitle | msgspec.UnsetType = msgspec.UNSET
+    permissions: list[Permission] | msgspec.UnsetType = msgspec.UNSET
+
+
+class RoleOut(msgspec.Struct):
+    name: str
+    title: str
+    permissions: list[str]
+    builtin: bool
 
 
 class BindingIn(msgspec.Struct, forbid_unknown_fields=True):

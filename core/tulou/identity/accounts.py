@@ -11,7 +11,7 @@ from tulou.i18n import gettext as _
 from tulou.identity.accounts_models import Account, Role, RoleBinding
 from tulou.identity.auth import account_id_of, revoke_all
 from tulou.identity.passwords import check_password_policy, hash_password, verify_password
-from tulou.identity.scope import area_in_scope
+from tulou.identity.scope import area_in_scope, in_area, within
 from tulou.security.principal import Principal
 from tulou.security.principal_cache import principals_changed
 
@@ -76,7 +76,8 @@ async def unbind_role(principal: Principal, binding_id: int) -> None:
         raise NotFound(_("Role binding not found"), field="binding_id")
     await _role_grantable(principal, binding.role, binding.area_id)
     async with in_transaction():
-        await binding.delete()
+        if not await RoleBinding.filter(id=binding.id).delete():  # removed by a concurrent request
+            raise NotFound(_("Role binding not found"), field="binding_id")
         await revoke_all(binding.account_id)
         await record_audit(principal.id, "role.unbound", area_code=binding.area_id, target_type="account",
                            target_id=str(binding.account_id), detail={"role": binding.role.name, "binding": binding_id})
@@ -102,3 +103,18 @@ async def change_password(principal: Principal, current: str, new: str) -> None:
 
 async def bindings_of(account_id: int) -> list[RoleBinding]:
     return await RoleBinding.filter(account_id=account_id).select_related("role").order_by("id")
+
+
+async def list_bindings(
+    principal: Principal, account: int | None = None, area: str | None = None, role: str | None = None,
+    limit: int = 50, offset: int = 0,
+) -> tuple[list[RoleBinding], int]:
+    """One page of the bindings in the caller's areas, by account, area subtree and role name."""
+    query = RoleBinding.filter(within(principal, "area_id"))
+    if account is not None:
+        query = query.filter(account_id=account)
+    if area is not None:
+        query = query.filter(await in_area(principal, area, "area_id"))
+    if role is not None:
+        query = query.filter(role__name=role)
+    return await query.select_related("role").order_by("id").offset(offset).limit(limit), await query.count()

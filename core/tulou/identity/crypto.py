@@ -17,7 +17,9 @@ import os
 import secrets
 import unicodedata
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -25,6 +27,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from tulou.errors import Unavailable
 from tulou.i18n import gettext as _
 from tulou.settings import CoreSettings, decode_base64url
+
+if TYPE_CHECKING:
+    from tortoise.models import Model
 
 TOKEN_VERSION = "v1"
 NONCE_BYTES = 12
@@ -36,6 +41,18 @@ class UnreadableToken(Exception):
     Not a :class:`~tulou.errors.Problem`: the caller can do nothing about it, the
     operator must (it is logged as a server error).
     """
+
+
+@dataclass(frozen=True)
+class EncryptedColumn:
+    """Where tokens are stored: a model's column and the context its tokens are sealed to.
+
+    Declaring each column once lets key rotation find every token without knowing the models.
+    """
+
+    model: type[Model]
+    column: str
+    context: str
 
 
 class PersonalDataCipher:
@@ -61,6 +78,11 @@ class PersonalDataCipher:
                 )
             )
         return cls(identity.keyring(), identity.active_key, blind_index_key)
+
+    @property
+    def key_ids(self) -> frozenset[str]:
+        """The ids of every key in the ring, the active one included."""
+        return frozenset(self._ciphers)
 
     def encrypt(self, plaintext: str, context: str) -> str:
         """A fresh token for ``plaintext`` in the column ``context``; never the same twice."""
@@ -100,8 +122,7 @@ class PersonalDataCipher:
 
     def needs_rotation(self, token: str) -> bool:
         """Whether the token was written under a key other than the active one."""
-        key_id, _payload = _split(token)
-        return key_id != self.active_key
+        return token_key_id(token) != self.active_key
 
     def blind_index(self, value: str, context: str) -> str:
         """The lookup index of a canonical value (``parse_resident_id(...).number``) in a column.
@@ -115,6 +136,11 @@ class PersonalDataCipher:
 
 def _associated_data(context: str) -> bytes:
     return f"tulou-personal-data.{TOKEN_VERSION}.{context}".encode()
+
+
+def token_key_id(token: str) -> str:
+    """The id of the key a token was written under; :class:`UnreadableToken` if it is no token."""
+    return _split(token)[0]
 
 
 def _split(token: str) -> tuple[str, str]:

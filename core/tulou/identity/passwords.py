@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 from functools import cache
 from importlib import resources
 
@@ -36,6 +37,20 @@ def check_password_policy(password: str, username: str = "", field: str = "passw
     lowered = password.lower()
     if lowered in common_passwords() or (username and username.lower() in lowered):
         raise Invalid(_("This password is too easy to guess: choose another"), field=field)
+
+
+def generate_password(username: str = "") -> str:
+    """A random password meeting the policy, for an administrator to hand over once.
+
+    Drawn again in the rare case it contains the username (likely only for very short ones).
+    """
+    while True:
+        password = secrets.token_urlsafe(18)
+        try:
+            check_password_policy(password, username)
+        except Invalid:
+            continue
+        return password
 
 
 async def hash_password(password: str) -> str:

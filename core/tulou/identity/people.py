@@ -16,7 +16,7 @@ from tortoise.transactions import in_transaction
 from tulou.audit.service import record_audit
 from tulou.errors import Conflict, Invalid, NotFound
 from tulou.i18n import gettext as _
-from tulou.identity.crypto import PersonalDataCipher
+from tulou.identity.crypto import EncryptedColumn, PersonalDataCipher
 from tulou.identity.masking import mask_phone, mask_resident_id
 from tulou.identity.models import Person, Sex
 from tulou.identity.resident_id import parse_phone, parse_resident_id
@@ -27,6 +27,11 @@ from tulou.security.principal import Principal
 RESIDENT_ID = "person.resident_id"
 PHONE = "person.phone"
 READ_SENSITIVE = "person:read_sensitive"
+# Every column that holds personal-data tokens; key rotation re-encrypts exactly these.
+ENCRYPTED_COLUMNS = (
+    EncryptedColumn(Person, "resident_id_cipher", RESIDENT_ID),
+    EncryptedColumn(Person, "phone_cipher", PHONE),
+)
 
 
 def visible_people(principal: Principal) -> QuerySet[Person]:
@@ -58,27 +63,43 @@ def _name(text: str) -> str:
     return name
 
 
+def already_registered() -> Conflict:
+    return Conflict(_("A person with this resident ID number is already registered"), field="resident_id")
+
+
 async def _refuse_duplicate(index: str, exclude: int | None = None) -> None:
     query = Person.filter(resident_id_index=index)
     if exclude is not None:
         query = query.exclude(id=exclude)
     if await query.exists():
-        raise Conflict(_("A person with this resident ID number is already registered"), field="resident_id")
+        raise already_registered()
+
+
+def person_fields(cipher: PersonalDataCipher, data: PersonIn) -> dict[str, Any]:
+    """The columns of a new person, checked, canonical and encrypted; the home area is checked apart.
+
+    Raises :class:`Invalid` at the first bad field. The bulk import builds its rows here
+    too, so a person is the same whichever door they came in by.
+    """
+    return {
+        "name": _name(data.name), **_resident_fields(cipher, data.resident_id), **_phone_fields(cipher, data.phone),
+        "tags": sorted(set(data.tags)),
+    }
 
 
 async def create_person(principal: Principal, cipher: PersonalDataCipher, data: PersonIn) -> Person:
     """Register a resident of a village the caller covers; the row and its audit entry commit together."""
-    fields = {"name": _name(data.name), **_resident_fields(cipher, data.resident_id), **_phone_fields(cipher, data.phone)}
+    fields = person_fields(cipher, data)
     area = await area_in_scope(principal, data.home_area, "home_area", village=True)
     await _refuse_duplicate(fields["resident_id_index"])
     try:
         async with in_transaction():
-            person = await Person.create(**fields, home_area=area, tags=sorted(set(data.tags)))
+            person = await Person.create(**fields, home_area=area)
             await record_audit(
                 principal.id, "person.created", area_code=area.code, target_type="person", target_id=str(person.id),
             )
     except IntegrityError:  # registered concurrently between the check and the insert
-        raise Conflict(_("A person with this resident ID number is already registered"), field="resident_id") from None
+        raise already_registered() from None
     return person
 
 
@@ -152,7 +173,7 @@ async def update_person(
                 target_id=str(person.id), detail={"fields": changed},
             )
     except IntegrityError:
-        raise Conflict(_("A person with this resident ID number is already registered"), field="resident_id") from None
+        raise already_registered() from None
     return await Person.get(id=person.id)
 
 

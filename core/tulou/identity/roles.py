@@ -1,9 +1,9 @@
 """The built-in roles, kept in ``core_role`` so bindings can point at them.
 
 County and township admins hold everything in their subtree except reading full
-resident numbers, which takes the data steward role, granted on purpose and audited.
-Township admins do not manage the data catalogue either: publishing a dataset
-(naming its owner, manager and area) is the county's decision.
+resident numbers, which takes the data steward role, granted on purpose and audited,
+and defining custom roles, which stays with the county, as does publishing a dataset
+in the data catalogue (naming its owner, manager and area).
 ``county_admin`` holds ``*`` (every permission, plugins' included). The other roles
 list core permissions by name and take plugin permissions from the registry each
 time the roles are synced, at start-up and by ``tulou admin create``.
@@ -27,10 +27,15 @@ def N_(message: str) -> str:
 CORE_PERMISSIONS = (
     "modules:manage", "audit:read", "person:read", "person:read_sensitive", "person:write",
     "household:read", "household:write", "organisation:read", "organisation:write",
-    "account:read", "account:write", "role:grant",
+    "account:read", "account:write", "role:grant", "role:manage", "client:read", "client:write",
     "dataset:read", "dataset:manage", "record:read", "record:write", "agreement:request", "agreement:decide",
     "subscription:manage",
 )
+
+#: Left to the county: reading full resident numbers, defining roles, which would let
+#: a township shape what every other township's staff may be granted, and publishing
+#: datasets, which names who owns and manages data shared across townships.
+COUNTY_ONLY = ("person:read_sensitive", "role:manage", "dataset:manage")
 
 
 @dataclass(frozen=True)
@@ -45,7 +50,7 @@ BUILTIN_ROLES = (
     BuiltinRole("county_admin", N_("County administrator"), (ALL_PERMISSIONS,)),
     BuiltinRole(
         "township_admin", N_("Township administrator"),
-        tuple(p for p in CORE_PERMISSIONS if p not in {"person:read_sensitive", "dataset:manage"}), "all",
+        tuple(p for p in CORE_PERMISSIONS if p not in COUNTY_ONLY), "all",
     ),
     BuiltinRole(
         "township_staff", N_("Township staff"),
@@ -88,3 +93,8 @@ async def sync_builtin_roles(plugin_permissions: Iterable[str]) -> None:
 def registered_permissions(registry: object) -> list[str]:
     """Every permission name the working plugins declared."""
     return [p.name for perms in getattr(registry, "permissions", {}).values() for p in perms]
+
+
+def known_permissions(registry: object) -> frozenset[str]:
+    """Every permission name that can be granted: the core's and the working plugins'."""
+    return frozenset(CORE_PERMISSIONS).union(registered_permissions(registry))

@@ -7,7 +7,7 @@ from tortoise.expressions import Q
 from tulou.areas.codes import AreaLevel
 from tulou.areas.models import Area
 from tulou.areas.service import in_subtrees, valid_code
-from tulou.errors import Invalid, NotFound
+from tulou.errors import Forbidden, Invalid, NotFound
 from tulou.i18n import gettext as _
 from tulou.security.principal import Principal
 
@@ -34,6 +34,18 @@ async def area_in_scope(principal: Principal, code: str, field: str, *, village:
     return area
 
 
+async def in_area(principal: Principal, code: str, column: str, field: str = "area") -> Q:
+    """A filter keeping rows whose area ``column`` lies in the subtree of ``code``, an area the caller covers."""
+    root = await area_in_scope(principal, code, field)
+    return in_subtrees((root.code,), column)
+
+
 def clamp(limit: int) -> int:
     """The page size actually served: at least 1, at most :data:`MAX_PAGE`."""
     return max(1, min(limit, MAX_PAGE))
+
+
+def require_permission(principal: Principal, permission: str, area: str) -> None:
+    """403 unless the caller holds ``permission`` in ``area``."""
+    if not principal.has_permission(permission, area):
+        raise Forbidden(_("You do not have the permission %(permission)s") % {"permission": permission})

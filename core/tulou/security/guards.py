@@ -10,7 +10,7 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.types import Guard
 
-from tulou.errors import Forbidden, NotFound, Unauthorized
+from tulou.errors import Forbidden, InvalidToken, NotFound, Unauthorized
 from tulou.i18n import gettext as _
 from tulou.security.authenticators import bearer_token
 from tulou.security.principal import Principal
@@ -47,6 +47,13 @@ async def _authenticate(connection: ASGIConnection) -> Principal | None:
     return None
 
 
+def unauthenticated(connection: ASGIConnection) -> Unauthorized:
+    """The 401 for a caller nobody recognised; a token that was sent is called invalid (RFC 6750 §3.1)."""
+    if bearer_token(connection) is None:
+        return Unauthorized(_("Sign-in required: send a bearer token"))
+    return InvalidToken(_("The token is invalid or has expired"))
+
+
 def requires(permission: str) -> Guard:
     """A guard admitting callers that hold ``permission`` for the route's area, if it has one.
 
@@ -57,7 +64,7 @@ def requires(permission: str) -> Guard:
     async def guard(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
         principal = await current_principal(connection)
         if principal is None:
-            raise Unauthorized(_("Sign-in required: send a bearer token"))
+            raise unauthenticated(connection)
         area = connection.path_params.get("area") or connection.path_params.get("code")
         if area and not principal.covers(str(area)):
             raise NotFound(_("Area not found"), field="area")
@@ -72,4 +79,4 @@ def requires(permission: str) -> Guard:
 async def signed_in(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
     """A guard admitting any authenticated caller, for routes about the caller itself."""
     if await current_principal(connection) is None:
-        raise Unauthorized(_("Sign-in required: send a bearer token"))
+        raise unauthenticated(connection)

@@ -17,9 +17,10 @@ Grant = tuple[str, frozenset[str]]
 class Principal:
     """An authenticated caller: its permissions and the area subtrees they hold in.
 
-    ``area_roots`` of ``None`` means everywhere (the bootstrap admin). Accounts carry
-    ``grants`` instead, one permission set per area root, because a role bound in one
-    township says nothing about another: with grants, permissions are asked per area.
+    ``area_roots`` of ``None`` means everywhere: only principals built by hand, as
+    tests do, leave it out. Accounts carry ``grants`` instead, one permission set per
+    area root, because a role bound in one township says nothing about another: with
+    grants, permissions are asked per area.
     ``expires_at`` is when the credential it came from stops working, if it does:
     only such principals are cached (see :mod:`tulou.security.principal_cache`).
     ``organisations`` are those the caller acts for: whose datasets it keeps and under

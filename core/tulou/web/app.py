@@ -19,7 +19,9 @@ from tulou.exchange.agreement_routes import AgreementController
 from tulou.exchange.record_routes import RecordController
 from tulou.exchange.routes import DatasetController
 from tulou.identity.account_routes import AccountController, AuthController, MeController, RoleBindingController
+from tulou.identity.client_routes import ClientController, OAuthController
 from tulou.identity.membership_routes import MembershipController
+from tulou.identity.role_routes import RoleController
 from tulou.identity.routes import HouseholdController, OrganisationController, PersonController
 from tulou.logs import configure_logging
 from tulou.modules.gate import PLUGIN_OPT, module_gate
@@ -71,6 +73,8 @@ def create_app(plugins: list[object] | None = None, platform: Platform | None = 
             healthz, readyz, MetricsController, AreaController, ModuleController, PluginController, AuditController,
             PersonController, OrganisationController, HouseholdController,
             AuthController, MeController, AccountController, RoleBindingController, MembershipController,
+            ClientController, OAuthController,
+            RoleController,
             DatasetController, RecordController, AgreementController,
         ],
         plugins=[PluginRoutes(platform)],

@@ -15,6 +15,7 @@ from tulou.identity.roles import registered_permissions, sync_builtin_roles
 from tulou.jobs.runner import JobRunner
 from tulou.platform import Platform
 from tulou.plugins.lifecycle import start_plugins, stop_plugins
+from tulou.settings import retired_settings_in_use
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,8 @@ def lifespan_for(platform: Platform):  # noqa: ANN201 - a Litestar lifespan fact
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         runner = JobRunner(platform) if platform.settings.jobs.enabled else None
         startups: list[asyncio.Task[None]] = []
+        for warning in retired_settings_in_use():
+            log.warning(warning)
         try:
             await open_database(platform.db_config)
             try:

@@ -36,7 +36,7 @@ def _status_titles() -> dict[int, str]:
 
 def problem_response(
     request: Request, status: int, detail: str, slug: str, errors: list[dict[str, Any]] | None = None,
-    headers: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None, extensions: dict[str, Any] | None = None,
 ) -> Response[dict[str, Any]]:
     body: dict[str, Any] = {
         "type": f"urn:tulou:problem:{slug}",
@@ -47,6 +47,7 @@ def problem_response(
     }
     if errors:
         body["errors"] = errors
+    body.update(extensions or {})
     request_id = request.scope.get("tulou_request_id")  # type: ignore[call-overload]
     if request_id:
         body["request_id"] = request_id
@@ -54,7 +55,10 @@ def problem_response(
 
 
 def on_problem(request: Request, error: Problem) -> Response[dict[str, Any]]:
-    return problem_response(request, error.status, error.detail, error.slug, error.errors)
+    return problem_response(
+        request, error.status, error.detail, error.slug, error.errors,
+        headers=dict(error.headers) or None, extensions=error.extensions,
+    )
 
 
 def on_validation_error(request: Request, error: ValidationException) -> Response[dict[str, Any]]:

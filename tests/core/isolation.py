@@ -1,0 +1,320 @@
+"""How the isolation matrix aims every route of the app at another township, and judges the answer.
+
+The tables here say, for each path parameter, query parameter and request body the
+routes take, how to make it name township B's objects. A route the tables cannot aim
+makes ``test_every_route_can_be_aimed`` fail with a message saying which line to add:
+nobody adds a route that escapes the matrix without noticing.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import httpx
+from litestar import Litestar
+from litestar.handlers.http_handlers import HTTPRouteHandler
+from litestar.routes import HTTPRoute
+from tortoise import Tortoise
+from tortoise.expressions import Q
+
+from tests.core.test_accounts import PASSWORD
+from tests.core.test_people import resident_id
+from tests.core.test_route_guards import API_DOCS_PREFIX
+from tulou.areas.codes import subtree_prefix
+from tulou.plugins.registry import LITESTAR_OPTIONS_HANDLER
+from tulou.security.principal import ALL_PERMISSIONS
+
+NOTICES = "notices"
+
+
+@dataclass(frozen=True)
+class Township:
+    """One township's objects that routes can address, and the strings that give its data away."""
+
+    code: str
+    village: str
+    head_name: str  # the name of the resident heading the household
+    member: int  # another member of the household
+    newcomer: int  # a resident of the village in no household
+    resident_id: str  # the head's full resident ID number
+    household: int
+    organisation: int
+    account: int  # the township clerk's account, homed here
+    binding: int  # the clerk's role binding here
+    notice: int  # a current notice on the township's board
+    token: str  # the clerk's access token
+    personal: tuple[str, ...] = ()  # names, numbers, usernames: in no answer to an outsider, not even an error
+    unpublished: tuple[str, ...] = ()  # the rest that no public route may show: households, withdrawn notices...
+
+    @property
+    def private(self) -> tuple[str, ...]:
+        """Everything another township's staff must never see, down to the township's area codes."""
+        return (*self.personal, *self.unpublished, subtree_prefix(self.code))
+
+    def gives_away(self, text: str, markers: tuple[str, ...] | None = None) -> list[str]:
+        """Which of ``markers`` (by default everything private) appear in ``text``."""
+        return [marker for marker in (self.private if markers is None else markers) if marker in text]
+
+
+#: Path parameter name -> the township's object it names. Every path parameter of every
+#: route must be here; a route's own names must mean the same thing across routes.
+PATH_PARAMS: dict[str, Callable[[Township], object]] = {
+    "code": lambda t: t.code,
+    "area": lambda t: t.code,
+    "plugin": lambda t: NOTICES,
+    "person_id": lambda t: t.member,
+    "household_id": lambda t: t.household,
+    "organisation_id": lambda t: t.organisation,
+    "binding_id": lambda t: t.binding,
+    "notice_id": lambda t: t.notice,
+}
+
+
+@dataclass(frozen=True)
+class Param:
+    """A query parameter aimed at a township. ``scope`` parameters name an area the caller must
+    cover (outside it: 404); the others search for the township's data (outside it: nothing found)."""
+
+    value: Callable[[Township], object]
+    scope: bool = False
+
+
+#: Query parameter name -> how to aim it, or None when it says nothing about a township
+#: (paging, formats, filters by kind). Optional aimed parameters are tried one at a time.
+QUERY_PARAMS: dict[str, Param | None] = {
+    "area": Param(lambda t: t.code, scope=True),
+    "village": Param(lambda t: t.village, scope=True),
+    "within": Param(lambda t: t.code, scope=True),
+    "parent": Param(lambda t: t.code, scope=True),
+    "name": Param(lambda t: t.head_name),
+    "include": Param(lambda t: "all"),  # withdrawn and past notices
+    "action": None, "kind": None, "level": None, "format": None, "purpose": None, "limit": None, "offset": None,
+}
+
+
+@dataclass(frozen=True)
+class Body:
+    """A request body aimed at a township; ``aimed=False`` for bodies that cannot name one
+    (signing in, the caller's own password)."""
+
+    build: Callable[[Township], dict[str, Any]]
+    aimed: bool = True
+
+
+#: "METHOD route path" -> the body to send. Every route that reads a body must be here.
+BODIES: dict[str, Body] = {
+    "POST /api/v1/people": Body(lambda t: {"name": "新来的人", "resident_id": resident_id(301), "home_area": t.village}),
+    "POST /api/v1/people/lookup": Body(lambda t: {"resident_id": t.resident_id, "purpose": "matrix"}),
+    "PATCH /api/v1/people/{person_id:int}": Body(lambda t: {"name": "改过的名字", "tags": ["moved"]}),
+    "POST /api/v1/organisations": Body(lambda t: {"name": "新合作社", "kind": "other", "area": t.code}),
+    "POST /api/v1/households": Body(lambda t: {"number": "NEW-1", "village": t.village}),
+    "POST /api/v1/households/{household_id:int}/members": Body(lambda t: {"person": t.newcomer}),
+    "PUT /api/v1/households/{household_id:int}/head": Body(lambda t: {"person": t.member}),
+    "POST /api/v1/accounts": Body(lambda t: {"username": "new-clerk", "password": PASSWORD, "area": t.code}),
+    "POST /api/v1/role-bindings": Body(lambda t: {"account": t.account, "role": "kiosk", "area": t.code}),
+    "POST /api/v1/notices/areas/{area:str}/notices": Body(lambda t: {"title": "新通知", "body": "明天停水"}),
+    "POST /api/v1/auth/token": Body(lambda t: {"username": "nobody-at-all", "password": PASSWORD}, aimed=False),
+    "POST /api/v1/auth/refresh": Body(lambda t: {"refresh_token": "not-a-refresh-token"}, aimed=False),
+    "POST /api/v1/me/password": Body(
+        lambda t: {"current_password": "not the current password", "new_password": "a brand new passphrase"},
+        aimed=False,
+    ),
+}
+
+#: Routes anyone may call. A new public route must be added here, and so gets checked
+#: to show nothing personal of anybody.
+PUBLIC_ROUTES = {
+    "GET /healthz", "GET /readyz", "GET /metrics", "GET /api/v1/plugins",
+    "GET /api/v1/areas", "GET /api/v1/areas/{code:str}", "GET /api/v1/areas/{code:str}/modules",
+    "POST /api/v1/auth/token", "POST /api/v1/auth/refresh",
+    "GET /api/v1/notices/areas/{area:str}/notices", "GET /api/v1/notices/areas/{area:str}/notices/{notice_id:int}",
+}
+
+#: Sent after everything else, in this order: they end the module or the caller's session.
+RUN_LAST = ("DELETE /api/v1/areas/{code:str}/modules/{plugin:str}", "POST /api/v1/auth/logout")
+METHOD_ORDER = {"GET": 0, "POST": 1, "PUT": 2, "PATCH": 3, "DELETE": 4}
+
+
+def _in_column(column: str) -> Callable[[str], Q]:
+    return lambda prefix: Q(**{f"{column}__startswith": prefix})
+
+
+#: Model -> the filter finding a township's rows (given its code prefix). Every table must
+#: be here or in UNWATCHED, so a write into the other township cannot go unseen.
+TOWNSHIP_ROWS: dict[str, Callable[[str], Q]] = {
+    "Area": _in_column("code"),
+    "ActivationEvent": _in_column("area_id"),
+    "ModuleActivation": _in_column("area_id"),
+    "JobRun": _in_column("area_code"),
+    "AuditEntry": _in_column("area_code"),
+    "Household": _in_column("village_id"),
+    "Organisation": _in_column("area_id"),
+    "Person": _in_column("home_area_id"),
+    "Account": _in_column("home_area_id"),
+    "AccessToken": _in_column("account__home_area_id"),
+    "Client": _in_column("area_id"),
+    "ClientToken": _in_column("client__area_id"),
+    "RoleBinding": _in_column("area_id"),
+    "Role": lambda prefix: Q(),  # county-wide: no township's staff may redefine a role
+    "Notice": _in_column("area_id"),
+}
+UNWATCHED = {"AuditHead": "the chain's head moves with every audit entry, wherever it is written"}
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request of the matrix: one route and method, aimed at a township."""
+
+    route: str  # "METHOD path" as the tables name it
+    url: str
+    query: dict[str, str] = field(default_factory=dict)
+    body: dict[str, Any] | None = None
+    aimed: bool = False  # names the township's area or objects: expect 404 (or 403)
+    area_in_path: bool = False  # the path names the area itself: 404 before any permission check
+    public: bool = False
+    permission: str | None = None  # what the route's guard asks for; None for "signed in" routes
+
+    @property
+    def method(self) -> str:
+        return self.route.split(" ", 1)[0]
+
+    def __str__(self) -> str:
+        query = "&".join(f"{k}={v}" for k, v in self.query.items())
+        return f"{self.method} {self.url}{'?' + query if query else ''}"
+
+    async def send(self, client: httpx.AsyncClient, headers: dict[str, str] | None = None) -> httpx.Response:
+        return await client.request(self.method, self.url, params=self.query, json=self.body, headers=headers)
+
+
+def required_permission(handler: HTTPRouteHandler) -> str | None:
+    """The permission a ``requires(...)`` guard of the handler checks, read from the guard's closure."""
+    for guard in handler.resolve_guards():
+        if not inspect.isfunction(guard):
+            continue
+        held = inspect.getclosurevars(guard).nonlocals.get("permission")
+        if isinstance(held, str):
+            return held
+    return None
+
+
+def handlers(app: Litestar) -> list[tuple[str, HTTPRoute, HTTPRouteHandler, Any]]:
+    """("METHOD path", route, handler, kwargs model) of every API route, Litestar's own OPTIONS and docs aside."""
+    found = []
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute) or route.path.startswith(API_DOCS_PREFIX):
+            continue
+        for method, (handler, kwargs) in route.route_handler_map.items():
+            if handler.fn.__qualname__ != LITESTAR_OPTIONS_HANDLER:
+                found.append((f"{method} {route.path}", route, handler, kwargs))
+    return found
+
+
+def _calls_for(key: str, route: HTTPRoute, handler: HTTPRouteHandler, kwargs: Any, town: Township) -> list[Call]:
+    """The route's call with its required parameters, then one more per optional aimed query parameter."""
+    path = {p.field_name: PATH_PARAMS[p.field_name](town) for p in kwargs.expected_path_params}
+    body = BODIES.get(key)
+    base = Call(
+        route=key, url=route.path_format.format(**path), body=body.build(town) if body else None,
+        aimed=bool(path) or bool(body and body.aimed), area_in_path=bool({"area", "code"} & set(path)),
+        public=key in PUBLIC_ROUTES, permission=required_permission(handler),
+    )
+    aims = {p.field_alias: (QUERY_PARAMS[p.field_alias], p.is_required) for p in kwargs.expected_query_params}
+    required = {name: aim for name, (aim, is_required) in aims.items() if aim and is_required}
+    optional = [(name, aim) for name, (aim, is_required) in aims.items() if aim and not is_required]
+    variants = [required] + [{**required, name: aim} for name, aim in optional]
+    return [
+        replace(base, query={name: str(aim.value(town)) for name, aim in variant.items()},
+                aimed=base.aimed or any(aim.scope for aim in variant.values()))
+        for variant in variants
+    ]
+
+
+def _problems_of(key: str, handler: HTTPRouteHandler, kwargs: Any) -> list[str]:
+    problems = [f"{key}: path parameter {p.field_name!r}: add it to PATH_PARAMS"
+                for p in kwargs.expected_path_params if p.field_name not in PATH_PARAMS]
+    problems += [f"{key}: query parameter {p.field_alias!r}: add it to QUERY_PARAMS"
+                 for p in kwargs.expected_query_params if p.field_alias not in QUERY_PARAMS]
+    problems += [f"{key}: header or cookie parameter {p.field_alias!r}: teach the matrix to aim it"
+                 for p in (*kwargs.expected_header_params, *kwargs.expected_cookie_params)]
+    reads_body = "data" in kwargs.expected_reserved_kwargs or kwargs.expected_form_data or kwargs.expected_msgpack_data
+    if reads_body and key not in BODIES:
+        problems.append(f"{key}: reads a request body: add one aimed at township B to BODIES")
+    if handler.opt.get("public") and key not in PUBLIC_ROUTES:
+        problems.append(f"{key}: is public: add it to PUBLIC_ROUTES")
+    return problems
+
+
+def unaimable(app: Litestar) -> list[str]:
+    """Why the tables above cannot aim some routes: each line names the route and the table to extend."""
+    found = handlers(app)
+    keys = {key for key, *_rest in found}
+    problems = [problem for key, _route, handler, kwargs in found for problem in _problems_of(key, handler, kwargs)]
+    problems += [f"{key}: is in BODIES but is no route" for key in BODIES if key not in keys]
+    problems += [f"{key}: is in PUBLIC_ROUTES but is no route" for key in PUBLIC_ROUTES if key not in keys]
+    return problems
+
+
+def _send_order(call: Call) -> tuple[int, int]:
+    return RUN_LAST.index(call.route) + 1 if call.route in RUN_LAST else 0, METHOD_ORDER[call.method]
+
+
+def plan(app: Litestar, town: Township) -> list[Call]:
+    """Every route and method of ``app`` aimed at ``town``, in the order they are sent."""
+    calls = [call for found in handlers(app) for call in _calls_for(*found, town)]
+    return sorted(calls, key=_send_order)
+
+
+def holds(permissions: set[str], permission: str) -> bool:
+    return ALL_PERMISSIONS in permissions or permission in permissions
+
+
+def expected_status(call: Call, permissions: set[str] | None) -> int | None:
+    """What a caller from another township must get; None where a page without the target's data is fine.
+
+    ``permissions`` is None for an anonymous caller, else what the caller's role holds at home.
+    """
+    if permissions is None:
+        return 401
+    missing = call.permission is not None and not holds(permissions, call.permission)
+    if call.aimed:
+        return 404 if call.area_in_path or not missing else 403
+    return 403 if missing else None  # a list, or the caller's own business
+
+
+def judge(
+    call: Call, response: httpx.Response, permissions: set[str] | None, target: Township, others: tuple[Township, ...],
+) -> str | None:
+    """What is wrong with ``response`` to a caller from another township than ``target``, or None."""
+    status, text = response.status_code, response.text
+    if status >= 500:
+        return f"server error {status}"
+    if call.public:
+        leaked = [m for town in (target, *others) for m in town.gives_away(text, (*town.personal, *town.unpublished))]
+        return f"a public route shows {leaked}" if leaked else None
+    if leaked := target.gives_away(text, target.personal if status >= 300 else None):
+        return f"{status} shows township B's data {leaked}"
+    expected = expected_status(call, permissions)
+    if expected is not None and status != expected:
+        return f"expected {expected}, got {status}: {text[:300]}"
+    return None
+
+
+def _models() -> dict[str, Any]:
+    assert Tortoise.apps is not None
+    return {model.__name__: model for model in Tortoise.apps.get_models_iterable()}
+
+
+def unwatched_tables() -> list[str]:
+    return sorted(name for name in _models() if name not in TOWNSHIP_ROWS and name not in UNWATCHED)
+
+
+async def township_rows(code: str) -> dict[str, list[dict[str, Any]]]:
+    """Every row of every watched table that belongs to the township ``code``, as stored."""
+    prefix = subtree_prefix(code)
+    return {
+        name: await model.filter(TOWNSHIP_ROWS[name](prefix)).order_by(model._meta.pk_attr).values()
+        for name, model in _models().items() if name in TOWNSHIP_ROWS
+    }

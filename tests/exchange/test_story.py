@@ -2,11 +2,9 @@
 
 The county agriculture bureau publishes a plots dataset; Shimen Town ("township B")
 asks for three fields of its villages' plots for a stated purpose; the bureau
-approves; Shimen's system syncs through the change feed; after revocation it gets
-nothing more, and the audit log shows each read with its purpose.
-
-Shimen's system signs in here as an account of the township government. Client
-credentials (a department's system as an OAuth2 client) are built on another branch.
+approves; Shimen's system (an OAuth2 client of the township government) syncs
+through the change feed; after revocation it gets nothing more, and the audit log
+shows each read with its purpose. Signed events (subscriptions) are still to come.
 """
 
 from __future__ import annotations
@@ -15,10 +13,25 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from tests.conftest import ADMIN, DEMO_COUNTY, SHANGPING_VILLAGE, SHIMEN_TOWN, AppClient
-from tests.exchange.conftest import PLOTS, PLOTS_SCHEMA, organisation, plot, staff
+from tests.exchange.conftest import PLOTS, PLOTS_SCHEMA, bearer, organisation, plot, staff
 
 PURPOSE = "2026年耕地地力保护补贴面积核对"
 FIELDS = ["area_mu", "crop", "irrigated"]
+
+
+async def system_of(client: AppClient, organisation_id: int) -> dict[str, str]:
+    """Township B's own system, registered by the county as a client reading in Shimen: its bearer header."""
+    registered = await client.post("/api/v1/clients/", json={
+        "name": "石门镇农业数据平台", "organisation": organisation_id, "area": SHIMEN_TOWN,
+        "scopes": ["dataset:read", "record:read"],
+    }, headers=ADMIN)
+    assert registered.status_code == 201, registered.text
+    secrets = registered.json()
+    issued = await client.post("/api/v1/oauth/token", data={
+        "grant_type": "client_credentials", "client_id": secrets["client_id"], "client_secret": secrets["client_secret"],
+    })
+    assert issued.status_code == 200, issued.text
+    return bearer(issued.json()["access_token"])
 
 
 async def sync(client: AppClient, system: dict[str, str], cursor: str | None, copy: dict[str, Any]) -> tuple[str | None, int]:
@@ -60,14 +73,15 @@ async def test_the_bureau_shares_plots_with_township_b_until_it_revokes(client: 
                                  headers=officer)
         assert made.status_code == 201, made.text
 
-    system = await staff(client, "shimen_system", "township_staff", SHIMEN_TOWN, township_b)
+    clerk = await staff(client, "shimen_clerk", "township_staff", SHIMEN_TOWN, township_b)
+    system = await system_of(client, township_b)
     [entry] = (await client.get("/api/v1/datasets/", headers=system)).json()
     assert entry["owner"]["name"] == entry["manager"]["name"] == "云溪县农业农村局"
     assert (await client.get(records, headers=system)).status_code == 403  # not yet
     asked = await client.post("/api/v1/agreements/", json={
         "dataset": PLOTS, "organisation": township_b, "fields": FIELDS, "areas": villages, "purpose": PURPOSE,
         "expires_at": (datetime.now(timezone.utc) + timedelta(days=90)).isoformat(),
-    }, headers=system)
+    }, headers=clerk)
     assert asked.status_code == 201, asked.text
     [waiting] = (await client.get("/api/v1/agreements/", params={"side": "keeper", "status": "requested"}, headers=officer)).json()
     approved = await client.post(f"/api/v1/agreements/{waiting['id']}/approve", json={"note": "同意"}, headers=officer)
@@ -96,7 +110,7 @@ async def test_the_bureau_shares_plots_with_township_b_until_it_revokes(client: 
 
     audit = (await client.get("/api/v1/audit/", params={"action": "exchange.read"}, headers=ADMIN)).json()["items"]
     assert len(audit) == reads + more_reads
-    assert all(entry["purpose"] == PURPOSE and entry["actor"].startswith("account:") for entry in audit)
+    assert all(entry["purpose"] == PURPOSE and entry["actor"].startswith("client:") for entry in audit)
     assert all(entry["detail"]["agreements"] == [waiting["id"]] for entry in audit)
     steps = (await client.get("/api/v1/audit/", params={"action": "agreement.revoked"}, headers=ADMIN)).json()["items"]
     assert steps[0]["purpose"] == PURPOSE

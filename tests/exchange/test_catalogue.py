@@ -6,7 +6,6 @@ import logging
 from typing import Any
 
 import pytest
-from litestar import Litestar
 
 from tests.conftest import ADMIN, DEMO_COUNTY, SHANGPING_VILLAGE, YUNXI_TOWN, AppClient, running_app
 from tests.exchange.conftest import PLOTS, PLOTS_SCHEMA, County, organisation, plot, staff

@@ -119,6 +119,12 @@ class IdentitySettings(BaseModel):
     encryption_keys: SecretStr | None = None
     active_key: str | None = None
     blind_index_key: SecretStr | None = None
+    access_token_minutes: int = Field(15, ge=1, le=24 * 60, description="how long an account's access token lives")
+    refresh_token_days: int = Field(30, ge=1, le=365, description="how long a refresh token lives unused")
+    client_token_minutes: int = Field(15, ge=1, le=24 * 60, description="how long a system client's token lives")
+    lockout_after_failures: int = Field(
+        5, ge=1, le=100, description="wrong passwords in a row before sign-in is locked, doubling each time"
+    )
 
     @field_validator("encryption_keys", "active_key", "blind_index_key", mode="before")
     @classmethod

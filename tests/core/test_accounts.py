@@ -246,3 +246,17 @@ def test_admin_create_reads_a_script_s_password_from_stdin(database_url: str, tm
     assert created.returncode == 0, created.stderr
     assert PASSWORD not in created.stdout + created.stderr
     county_admin_signs_in(database_url, tmp_path, "chief", PASSWORD)
+
+
+async def test_token_lifetimes_and_lockout_follow_the_settings(serve: Any, settings: dict[str, Any]) -> None:
+    identity = {**settings["identity"], "access_token_minutes": 5, "refresh_token_days": 1, "lockout_after_failures": 2}
+    async with serve(identity=identity) as client:
+        await account(client, "lin", "township_admin")
+        issued = await tokens(client, "lin")
+        stored = {t.kind.value: t.expires_at - t.created_at for t in await AccessToken.filter(account__username="lin")}
+        assert issued["expires_in"] == 300
+        assert timedelta(minutes=4) < stored["access"] <= timedelta(minutes=5)
+        assert timedelta(hours=23) < stored["refresh"] <= timedelta(days=1)
+        for _ in range(2):
+            await login(client, "lin", "not the password at all")
+        assert (await Account.get(username="lin")).locked_until is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +11,11 @@ import pytest
 
 from tests.conftest import ADMIN, ON_POSTGRES, SHIMEN_TOWN, YUNXI_TOWN
 from tests.core.sample_plugins import SamplePlugin
+from tulou.identity.accounts_models import AccessToken
+from tulou.jobs.core import CORE
 from tulou.jobs.leader import FileLeadership, PostgresLeadership
 from tulou.jobs.models import JobOutcome, JobRun
-from tulou.jobs.runner import JobRunner, run_job
+from tulou.jobs.runner import JobRunner, run_job, scheduled_jobs
 
 
 async def test_only_one_file_leader_at_a_time(tmp_path: Path) -> None:
@@ -90,3 +93,19 @@ def test_a_job_needs_one_valid_schedule() -> None:
     with pytest.raises(ValueError, match="positive"):
         Job(id="never", func=work, every=timedelta(0))
     assert Job(id="nightly", func=work, cron="0 2 * * *").cron == "0 2 * * *"
+
+
+async def test_the_core_purges_token_rows_a_day_after_they_expire(serve: Any) -> None:
+    async with serve() as client:
+        platform = client.app.state.platform
+        (owner, job), *_ = scheduled_jobs(platform)
+        assert (owner, job.id) == (CORE, "purge_expired_tokens")
+        admin = await AccessToken.get()  # the tests' admin token, far from expiry
+        now = datetime.now(timezone.utc)
+        for name, expired_for in (("old", timedelta(days=2)), ("recent", timedelta(hours=1))):
+            await AccessToken.create(token_hash=name * 8, account_id=admin.account_id, kind=admin.kind,
+                                     expires_at=now - expired_for, token_version=0)
+        (run,) = await run_job(platform, CORE, job)
+        left = sorted(await AccessToken.all().values_list("token_hash", flat=True))
+    assert run.outcome is JobOutcome.SUCCEEDED and run.job_id == "tulou.purge_expired_tokens"
+    assert left == sorted([admin.token_hash, "recent" * 8])

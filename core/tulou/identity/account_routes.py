@@ -27,6 +27,10 @@ Limit = Annotated[int, QueryParameter(ge=1)]
 Offset = Annotated[int, QueryParameter(ge=0)]
 AreaFilter = Annotated[str | None, QueryParameter(description="only this area's subtree")]
 
+def token_policy(request: Request) -> auth.TokenPolicy:
+    return auth.TokenPolicy.from_settings(request.app.state.platform.settings)
+
+
 def token_out(tokens: auth.IssuedTokens) -> TokenOut:
     return TokenOut(access_token=tokens.access_token, refresh_token=tokens.refresh_token, expires_in=tokens.expires_in)
 
@@ -50,12 +54,12 @@ class AuthController(Controller):
     tags = ["auth"]
 
     @post("/token", status_code=200, opt=PUBLIC, summary="Sign in with a username and password")
-    async def token(self, data: JSONBody[LoginIn]) -> TokenOut:
-        return token_out(await auth.login(data.username, data.password))
+    async def token(self, request: Request, data: JSONBody[LoginIn]) -> TokenOut:
+        return token_out(await auth.login(data.username, data.password, token_policy(request)))
 
     @post("/refresh", status_code=200, opt=PUBLIC, summary="Swap a refresh token for a new pair")
-    async def refresh(self, data: JSONBody[RefreshIn]) -> TokenOut:
-        return token_out(await auth.refresh(data.refresh_token))
+    async def refresh(self, request: Request, data: JSONBody[RefreshIn]) -> TokenOut:
+        return token_out(await auth.refresh(data.refresh_token, token_policy(request)))
 
     @post("/logout", status_code=204, guards=[signed_in], summary="Revoke every token of the caller's account")
     async def logout(self, request: Request) -> None:

@@ -23,12 +23,33 @@ from tulou.identity.accounts_models import AccessToken, Account, AccountMembersh
 from tulou.identity.passwords import hash_password, needs_rehash, verify_password
 from tulou.security.principal import Grant, Principal
 from tulou.security.principal_cache import principals_changed
+from tulou.settings import CoreSettings
 
-ACCESS_LIFETIME = timedelta(minutes=15)
-REFRESH_LIFETIME = timedelta(days=30)
-FAILURES_BEFORE_LOCK = 5
 LOCK_BASE = timedelta(minutes=1)
 LOCK_MAX = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class TokenPolicy:
+    """How long tokens live and when sign-in locks: ``TULOU_IDENTITY__*`` settings, these by default."""
+
+    access: timedelta = timedelta(minutes=15)
+    refresh: timedelta = timedelta(days=30)
+    client: timedelta = timedelta(minutes=15)
+    failures_before_lock: int = 5
+
+    @classmethod
+    def from_settings(cls, settings: CoreSettings) -> TokenPolicy:
+        identity = settings.identity
+        return cls(
+            access=timedelta(minutes=identity.access_token_minutes),
+            refresh=timedelta(days=identity.refresh_token_days),
+            client=timedelta(minutes=identity.client_token_minutes),
+            failures_before_lock=identity.lockout_after_failures,
+        )
+
+
+DEFAULT_POLICY = TokenPolicy()
 
 
 @dataclass(frozen=True)
@@ -42,9 +63,9 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def lock_duration(failures: int) -> timedelta:
+def lock_duration(failures: int, policy: TokenPolicy = DEFAULT_POLICY) -> timedelta:
     """Doubles with every failure past the threshold: 1 min, 2 min, 4 min, ... up to a day."""
-    return min(LOCK_BASE * 2 ** max(0, failures - FAILURES_BEFORE_LOCK), LOCK_MAX)
+    return min(LOCK_BASE * 2 ** max(0, failures - policy.failures_before_lock), LOCK_MAX)
 
 
 def _now() -> datetime:
@@ -59,18 +80,18 @@ def _actor(account: Account) -> str:
     return f"account:{account.id}"
 
 
-async def _issue(account: Account) -> IssuedTokens:
+async def _issue(account: Account, policy: TokenPolicy) -> IssuedTokens:
     access, refresh, now = secrets.token_urlsafe(32), secrets.token_urlsafe(32), _now()
     await AccessToken.bulk_create([
         AccessToken(token_hash=token_hash(access), account_id=account.id, kind=TokenKind.ACCESS,
-                    expires_at=now + ACCESS_LIFETIME, token_version=account.token_version),
+                    expires_at=now + policy.access, token_version=account.token_version),
         AccessToken(token_hash=token_hash(refresh), account_id=account.id, kind=TokenKind.REFRESH,
-                    expires_at=now + REFRESH_LIFETIME, token_version=account.token_version),
+                    expires_at=now + policy.refresh, token_version=account.token_version),
     ])
-    return IssuedTokens(access, refresh, int(ACCESS_LIFETIME.total_seconds()))
+    return IssuedTokens(access, refresh, int(policy.access.total_seconds()))
 
 
-async def _login_failed(account: Account | None, username: str, reason: str) -> None:
+async def _login_failed(account: Account | None, username: str, reason: str, policy: TokenPolicy) -> None:
     """Count the failure, lock past the threshold, audit it; unknown names are audited by digest only.
 
     A password typed into the username box must not land in the log in clear, so
@@ -86,36 +107,36 @@ async def _login_failed(account: Account | None, username: str, reason: str) -> 
         if reason == "wrong_password":
             failures = account.failed_logins + 1
             changes: dict[str, object] = {"failed_logins": F("failed_logins") + 1}
-            if failures >= FAILURES_BEFORE_LOCK:
-                changes["locked_until"] = _now() + lock_duration(failures)
-                detail["locked_for_seconds"] = int(lock_duration(failures).total_seconds())
+            if failures >= policy.failures_before_lock:
+                changes["locked_until"] = _now() + lock_duration(failures, policy)
+                detail["locked_for_seconds"] = int(lock_duration(failures, policy).total_seconds())
             await Account.filter(id=account.id).update(**changes)
         await record_audit(_actor(account), "auth.login_failed", target_type="account",
                            target_id=str(account.id), detail=detail)
 
 
-async def login(username: str, password: str) -> IssuedTokens:
+async def login(username: str, password: str, policy: TokenPolicy = DEFAULT_POLICY) -> IssuedTokens:
     """A fresh access and refresh token, or the one 401 every failure shares."""
     account = await Account.get_or_none(username=username)
     matches = await verify_password(account.password_hash if account else None, password)
     if account is None:
-        await _login_failed(None, username, "unknown_user")
+        await _login_failed(None, username, "unknown_user", policy)
         raise _refused()
     if account.status is not AccountStatus.ACTIVE:
-        await _login_failed(account, username, account.status.value)
+        await _login_failed(account, username, account.status.value, policy)
         raise _refused()
     if account.locked_until is not None and account.locked_until > _now():
-        await _login_failed(account, username, "locked")
+        await _login_failed(account, username, "locked", policy)
         raise _refused()
     if not matches:
-        await _login_failed(account, username, "wrong_password")
+        await _login_failed(account, username, "wrong_password", policy)
         raise _refused()
     changes: dict[str, object] = {"failed_logins": 0, "locked_until": None}
     if needs_rehash(account.password_hash):
         changes["password_hash"] = await hash_password(password)
     async with in_transaction():
         await Account.filter(id=account.id).update(**changes)
-        tokens = await _issue(account)
+        tokens = await _issue(account, policy)
         await record_audit(_actor(account), "auth.login", target_type="account", target_id=str(account.id))
     return tokens
 
@@ -131,7 +152,7 @@ async def _live_token(token: str, kind: TokenKind) -> AccessToken | None:
     return found
 
 
-async def refresh(token: str) -> IssuedTokens:
+async def refresh(token: str, policy: TokenPolicy = DEFAULT_POLICY) -> IssuedTokens:
     """Swap a refresh token for a new pair; replaying a used one revokes every token of the account."""
     stored = await AccessToken.get_or_none(token_hash=token_hash(token), kind=TokenKind.REFRESH).select_related("account")
     if stored is not None and stored.revoked and stored.token_version == stored.account.token_version:
@@ -148,7 +169,7 @@ async def refresh(token: str) -> IssuedTokens:
     async with in_transaction():
         if not await AccessToken.filter(id=live.id, revoked=False).update(revoked=True):
             raise Unauthorized(_("The token is invalid or has expired"))  # used concurrently
-        return await _issue(live.account)
+        return await _issue(live.account, policy)
 
 
 async def revoke_all(account_id: int) -> None:

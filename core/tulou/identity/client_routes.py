@@ -15,6 +15,7 @@ from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Sche
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from tulou.identity import clients, oauth
+from tulou.identity.auth import TokenPolicy
 from tulou.identity.client_schemas import (
     ClientIn, ClientOut, ClientPatch, ClientSecretOut, ClientTokenOut, client_out, client_secret_out,
 )
@@ -109,7 +110,7 @@ class OAuthController(Controller):
         asked = oauth.token_request(
             request.headers.get("content-type", ""), request.headers.get("authorization"), await request.body(),
         )
-        issued = await clients.issue_token(asked)
+        issued = await clients.issue_token(asked, TokenPolicy.from_settings(request.app.state.platform.settings))
         body = ClientTokenOut(access_token=issued.access_token, expires_in=issued.expires_in,
                               scope=" ".join(sorted(issued.scopes)))
         return Response(body, headers=oauth.NO_STORE)

@@ -24,7 +24,7 @@ from tulou.audit.service import record_audit
 from tulou.errors import Forbidden, Invalid, NotFound
 from tulou.i18n import gettext as _
 from tulou.identity.accounts_models import Client, ClientStatus, ClientToken
-from tulou.identity.auth import ACCESS_LIFETIME, token_hash
+from tulou.identity.auth import DEFAULT_POLICY, TokenPolicy, token_hash
 from tulou.identity.models import Organisation
 from tulou.identity.oauth import CLIENT_CREDENTIALS, ClientCredentials, OAuthError, OAuthErrorCode, TokenRequest
 from tulou.identity.scope import area_in_scope, in_subtrees, require_permission, within
@@ -34,7 +34,6 @@ from tulou.security.principal_cache import principals_changed
 CLIENT_ID_PREFIX = "tlc_"
 #: Client access tokens start with this, so authenticators tell them from account tokens unread.
 TOKEN_PREFIX = "tlc."
-TOKEN_LIFETIME = ACCESS_LIFETIME
 READ, WRITE = "client:read", "client:write"
 _NO_SECRET = token_hash("")  # compared against when the client is unknown, so both take the same path
 
@@ -241,7 +240,7 @@ def _granted_scopes(client: Client, requested: frozenset[str] | None) -> frozens
     return requested
 
 
-async def issue_token(request: TokenRequest) -> IssuedClientToken:
+async def issue_token(request: TokenRequest, policy: TokenPolicy = DEFAULT_POLICY) -> IssuedClientToken:
     """An access token for the client-credentials grant (RFC 6749 section 4.4)."""
     if request.grant_type != CLIENT_CREDENTIALS:
         raise OAuthError(OAuthErrorCode.UNSUPPORTED_GRANT_TYPE,
@@ -251,10 +250,10 @@ async def issue_token(request: TokenRequest) -> IssuedClientToken:
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     async with in_transaction():
         await ClientToken.create(token_hash=token_hash(token), client_id=client.id, scopes=sorted(scopes),
-                                 expires_at=_now() + TOKEN_LIFETIME, token_version=client.token_version)
+                                 expires_at=_now() + policy.client, token_version=client.token_version)
         await record_audit(actor(client), "auth.client_token", area_code=client.area_id, target_type="client",
                            target_id=str(client.id), detail={"scopes": sorted(scopes)})
-    return IssuedClientToken(token, int(TOKEN_LIFETIME.total_seconds()), scopes)
+    return IssuedClientToken(token, int(policy.client.total_seconds()), scopes)
 
 
 def is_client_token(token: str) -> bool:

@@ -1,4 +1,4 @@
-"""The job runner: schedules plugins' jobs while this process is the leader, and records each run."""
+"""The job runner: schedules the core's and plugins' jobs while this process is the leader, and records each run."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from tulou.areas.codes import AreaLevel
 from tulou.areas.models import Area
+from tulou.jobs.core import CORE, core_jobs
 from tulou.jobs.job import Job
 from tulou.jobs.leader import Leadership, leadership_for
 from tulou.jobs.models import JobOutcome, JobRun
@@ -30,18 +31,25 @@ def job_key(plugin: str, job: Job) -> str:
 
 
 async def townships_running(platform: Platform, plugin: str) -> list[Area]:
-    """The townships where ``plugin`` is on: all of them for a required module."""
+    """The townships where ``plugin`` is on: all of them for a required module and the core."""
     record = platform.plugins.get(plugin)
-    if record is not None and record.activation is ActivationPolicy.REQUIRED:
+    if plugin == CORE or (record is not None and record.activation is ActivationPolicy.REQUIRED):
         return await Area.filter(level=AreaLevel.TOWNSHIP).order_by("code")
     codes = await ModuleActivation.filter(plugin=plugin).values_list("area_id", flat=True)
     return await Area.filter(code__in=list(codes)).order_by("code")
 
 
+def scheduled_jobs(platform: Platform) -> list[tuple[str, Job]]:
+    """Every job to schedule, with its owner: the core's first, then each plugin's."""
+    return [(CORE, job) for job in core_jobs()] + [
+        (plugin, job) for plugin, jobs in platform.registry.jobs.items() for job in jobs
+    ]
+
+
 async def run_job(platform: Platform, plugin: str, job: Job) -> list[JobRun]:
     """Run one tick of a job now: once, or once per township where its module is on."""
     record = platform.plugins.get(plugin)
-    if record is None or not record.usable:
+    if plugin != CORE and (record is None or not record.usable):
         return []
     if not job.per_area:
         return [await _record_run(plugin, job, None)]
@@ -102,13 +110,12 @@ class JobRunner:
 
     def _start_scheduler(self) -> None:
         scheduler = AsyncIOScheduler(timezone=UTC)
-        for plugin, jobs in self.platform.registry.jobs.items():
-            for job in jobs:
-                trigger = IntervalTrigger(seconds=job.every.total_seconds()) if job.every else CronTrigger.from_crontab(job.cron, timezone=UTC)
-                scheduler.add_job(
-                    run_job, trigger, args=[self.platform, plugin, job], id=job_key(plugin, job),
-                    replace_existing=True, max_instances=1, coalesce=True,
-                )
+        for plugin, job in scheduled_jobs(self.platform):
+            trigger = IntervalTrigger(seconds=job.every.total_seconds()) if job.every else CronTrigger.from_crontab(job.cron, timezone=UTC)
+            scheduler.add_job(
+                run_job, trigger, args=[self.platform, plugin, job], id=job_key(plugin, job),
+                replace_existing=True, max_instances=1, coalesce=True,
+            )
         scheduler.start()
         self.scheduler = scheduler
         log.info("this process now runs scheduled jobs")

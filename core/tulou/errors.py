@@ -68,6 +68,13 @@ class Forbidden(Problem):
     slug = "forbidden"
 
 
+class PreconditionFailed(Problem):
+    """A conditional request (``If-Match``) whose condition no longer holds: someone wrote first."""
+
+    status = 412
+    slug = "precondition-failed"
+
+
 class Unavailable(Problem):
     status = 503
     slug = "unavailable"

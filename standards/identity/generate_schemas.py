@@ -24,6 +24,7 @@ from tulou.areas.schemas import Page as AreaPageShape
 from tulou.identity import account_schemas as accounts
 from tulou.identity import client_schemas as clients
 from tulou.identity import schemas as identity
+from tulou.identity.membership_routes import MembershipIn, MembershipOut
 
 SCHEMAS = Path(__file__).parent / "schemas"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -37,6 +38,7 @@ SHAPES: tuple[type[msgspec.Struct], ...] = (
     accounts.AccountIn, accounts.AccountOut, accounts.BindingIn, accounts.BindingOut, accounts.MeOut,
     accounts.PasswordResetIn, accounts.PasswordResetOut, accounts.RoleIn, accounts.RolePatch, accounts.RoleOut,
     clients.ClientIn, clients.ClientPatch, clients.ClientOut, clients.ClientSecretOut, clients.ClientTokenOut,
+    MembershipIn, MembershipOut,
 )
 
 
@@ -85,6 +87,7 @@ def generated() -> dict[str, dict[str, Any]]:
         raw[file_stem(name)] = msgspec.json.schema(page_of(name, page, item))
     raw["area-tree"] = msgspec.json.schema(list[AreaNode])
     raw["role-list"] = msgspec.json.schema(list[accounts.RoleOut])
+    raw["membership-list"] = msgspec.json.schema(list[MembershipOut])
     raw["area-detail"] = area_detail()
     return {
         f"{stem}.schema.json": {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Iterable
 
 CODE_PATTERN = re.compile(r"^\d{12}$")
 
@@ -77,3 +78,18 @@ def subtree_prefix(code: str) -> str:
 def is_within(code: str, ancestor: str) -> bool:
     """Whether ``code`` is ``ancestor`` or lies in its subtree."""
     return code.startswith(subtree_prefix(ancestor))
+
+
+def overlaps(code: str, other: str) -> bool:
+    """Whether the two subtrees share an area: one of them lies in the other."""
+    return is_within(code, other) or is_within(other, code)
+
+
+def common_subtrees(first: Iterable[str], second: Iterable[str]) -> tuple[str, ...]:
+    """The roots of the subtrees lying in a subtree of ``first`` and in one of ``second``."""
+    second = tuple(second)
+    found = [
+        a if is_within(a, b) else b
+        for a in first for b in second if overlaps(a, b)
+    ]
+    return tuple(dict.fromkeys(found))

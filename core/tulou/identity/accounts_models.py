@@ -87,6 +87,32 @@ class RoleBinding(Model):
         ordering = ["id"]
 
 
+class AccountMembership(Model):
+    """An account acts for an organisation, such as a bureau's staff for the bureau.
+
+    Membership says on whose behalf the account works (whose datasets it keeps, whose
+    sharing agreements it reads under). What it may do, and where, only bindings grant.
+    """
+
+    id = fields.IntField(primary_key=True)
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        "tulou.Account", related_name="memberships", on_delete=fields.CASCADE
+    )
+    organisation: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "tulou.Organisation", related_name="members", on_delete=fields.RESTRICT
+    )
+    created_by = fields.CharField(max_length=100)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    account_id: int
+    organisation_id: int
+
+    class Meta:
+        table = "core_account_membership"
+        unique_together = (("account", "organisation"),)
+        ordering = ["id"]
+
+
 class AccessToken(Model):
     """An issued access or refresh token, kept only as the SHA-256 of the opaque value handed out."""
 

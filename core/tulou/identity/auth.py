@@ -19,7 +19,7 @@ from tortoise.transactions import in_transaction
 from tulou.audit.service import record_audit
 from tulou.errors import Unauthorized
 from tulou.i18n import gettext as _
-from tulou.identity.accounts_models import AccessToken, Account, AccountStatus, RoleBinding, TokenKind
+from tulou.identity.accounts_models import AccessToken, Account, AccountMembership, AccountStatus, RoleBinding, TokenKind
 from tulou.identity.passwords import hash_password, needs_rehash, verify_password
 from tulou.security.principal import Grant, Principal
 from tulou.security.principal_cache import principals_changed
@@ -201,10 +201,19 @@ async def grants_of(account_id: int) -> tuple[Grant, ...]:
     return tuple((area, frozenset(held)) for area, held in sorted(merged.items()))
 
 
+async def organisations_of(account_id: int) -> frozenset[int]:
+    """The organisations the account acts for."""
+    members = await AccountMembership.filter(account_id=account_id).values_list("organisation_id", flat=True)
+    return frozenset(members)
+
+
 async def principal_for_token(token: str) -> Principal | None:
-    """The account behind a live access token, with its grants as of this request."""
+    """The account behind a live access token, with its grants and organisations as of this request."""
     live = await _live_token(token, TokenKind.ACCESS)
     if live is None:
         return None
     account: Account = live.account
-    return Principal.from_grants(_actor(account), account.username, await grants_of(account.id), live.expires_at)
+    return Principal.from_grants(
+        _actor(account), account.username, await grants_of(account.id), live.expires_at,
+        await organisations_of(account.id),
+    )

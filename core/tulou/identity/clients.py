@@ -261,7 +261,7 @@ def is_client_token(token: str) -> bool:
 
 
 async def principal_for_client_token(token: str) -> Principal | None:
-    """The client behind a live token, holding the token's scopes in the client's area only."""
+    """The client behind a live token, holding the token's scopes in the client's area only, acting for its organisation."""
     if not is_client_token(token):
         return None
     found = await ClientToken.get_or_none(token_hash=token_hash(token)).select_related("client")
@@ -271,4 +271,6 @@ async def principal_for_client_token(token: str) -> Principal | None:
     if client.status is not ClientStatus.ACTIVE or found.token_version != client.token_version:
         return None
     scopes = frozenset(found.scopes) & frozenset(client.scopes)
-    return Principal.from_grants(actor(client), client.name, ((client.area_id, scopes),), found.expires_at)
+    return Principal.from_grants(
+        actor(client), client.name, ((client.area_id, scopes),), found.expires_at, frozenset({client.organisation_id})
+    )

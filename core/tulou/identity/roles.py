@@ -2,7 +2,8 @@
 
 County and township admins hold everything in their subtree except reading full
 resident numbers, which takes the data steward role, granted on purpose and audited,
-and defining custom roles, which stays with the county.
+and defining custom roles, which stays with the county, as does publishing a dataset
+in the data catalogue (naming its owner, manager and area).
 ``county_admin`` holds ``*`` (every permission, plugins' included). The other roles
 list core permissions by name and take plugin permissions from the registry each
 time the roles are synced, at start-up and by ``tulou admin create``.
@@ -27,11 +28,14 @@ CORE_PERMISSIONS = (
     "modules:manage", "audit:read", "person:read", "person:read_sensitive", "person:write",
     "household:read", "household:write", "organisation:read", "organisation:write",
     "account:read", "account:write", "role:grant", "role:manage", "client:read", "client:write",
+    "dataset:read", "dataset:manage", "record:read", "record:write", "agreement:request", "agreement:decide",
+    "subscription:manage",
 )
 
-#: Left to the county: reading full resident numbers, and defining roles, which would let
-#: a township shape what every other township's staff may be granted.
-COUNTY_ONLY = ("person:read_sensitive", "role:manage")
+#: Left to the county: reading full resident numbers, defining roles, which would let
+#: a township shape what every other township's staff may be granted, and publishing
+#: datasets, which names who owns and manages data shared across townships.
+COUNTY_ONLY = ("person:read_sensitive", "role:manage", "dataset:manage")
 
 
 @dataclass(frozen=True)
@@ -50,14 +54,18 @@ BUILTIN_ROLES = (
     ),
     BuiltinRole(
         "township_staff", N_("Township staff"),
-        ("person:read", "person:write", "household:read", "household:write", "organisation:read"), "all",
+        ("person:read", "person:write", "household:read", "household:write", "organisation:read",
+         "dataset:read", "record:read", "record:write", "agreement:request"), "all",
     ),
     BuiltinRole(
         "village_committee", N_("Village committee"),
-        ("person:read", "household:read", "household:write", "organisation:read"), "read",
+        ("person:read", "household:read", "household:write", "organisation:read", "dataset:read", "record:read"), "read",
     ),
-    BuiltinRole("data_steward", N_("Data steward"), ("person:read", "person:read_sensitive", "household:read")),
-    BuiltinRole("auditor", N_("Auditor"), ("audit:read", "account:read", "organisation:read")),
+    BuiltinRole(
+        "data_steward", N_("Data steward"),
+        ("person:read", "person:read_sensitive", "household:read", "dataset:read", "record:read"),
+    ),
+    BuiltinRole("auditor", N_("Auditor"), ("audit:read", "account:read", "organisation:read", "dataset:read")),
     BuiltinRole("kiosk", N_("Public kiosk"), (), "read"),
 )
 

@@ -12,6 +12,9 @@ from pathlib import Path
 from typing import Any
 
 PERMISSION_NAME = re.compile(r"^[a-z][a-z0-9_]*:[a-z][a-z0-9_]*$")
+DATASET_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+DATASET_VERSION = re.compile(r"^(0|[1-9][0-9]{0,5})\.(0|[1-9][0-9]{0,5})$")
+CLASSIFICATIONS = ("public", "internal", "sensitive", "personal")
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,13 @@ class ConsolePage:
 
 @dataclass(frozen=True)
 class DatasetSchema:
-    """A dataset a plugin publishes in the data-exchange catalogue, with its JSON Schema."""
+    """One version of a dataset a plugin adds to the data-exchange catalogue, with its JSON Schema.
+
+    ``id`` is dotted lower-case words (``community.notices``), ``version`` is
+    ``MAJOR.MINOR`` (``1.0``) and ``schema`` a JSON Schema 2020-12 of an object.
+    Register every version the plugin has shipped: a minor version may only add
+    optional properties; anything else is a new major, starting at ``N.0``.
+    """
 
     id: str
     version: str
@@ -56,6 +65,14 @@ class DatasetSchema:
     schema: dict[str, Any]
     description: object = ""
     classification: str = "internal"
+
+    def __post_init__(self) -> None:
+        if not DATASET_ID.match(self.id):
+            raise ValueError(f"dataset id {self.id!r} must be dotted lower-case words, like 'community.notices'")
+        if not DATASET_VERSION.match(self.version):
+            raise ValueError(f"dataset version {self.version!r} must look like '1.0'")
+        if self.classification not in CLASSIFICATIONS:
+            raise ValueError(f"classification must be one of {', '.join(CLASSIFICATIONS)}")
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ from litestar.types import ControllerRouterHandler
 from pydantic import BaseModel, ValidationError
 from tortoise.models import Model
 
+from tulou.errors import Invalid
+from tulou.exchange.validation import check_schema
 from tulou.jobs.job import Job
 from tulou.plugins.manager import PluginManager
 from tulou.plugins.registrations import (
@@ -80,9 +82,9 @@ def collect_registrations(manager: PluginManager, registry: Registry) -> Registr
     manager.collect("register_permissions", lambda plugin: _permissions_register(plugin, registry))
     manager.collect("register_routes", lambda plugin: registry.routes[plugin].append)
     manager.collect("register_jobs", lambda plugin: _jobs_register(plugin, registry))
+    manager.collect("register_datasets", lambda plugin: _datasets_register(plugin, registry))
     for hook, target in (
         ("register_console_pages", registry.console_pages),
-        ("register_datasets", registry.datasets),
         ("register_device_models", registry.device_models),
     ):
         manager.collect(hook, lambda plugin, target=target: target[plugin].append)
@@ -157,6 +159,21 @@ def _jobs_register(plugin: str, registry: Registry) -> Callable[[Job], None]:
         if any(existing.id == job.id for existing in registry.jobs[plugin]):
             raise RegistrationError(f"job id {job.id!r} registered twice")
         registry.jobs[plugin].append(job)
+
+    return register
+
+
+def _datasets_register(plugin: str, registry: Registry) -> Callable[[DatasetSchema], None]:
+    def register(dataset: DatasetSchema) -> None:
+        if not isinstance(dataset, DatasetSchema):
+            raise RegistrationError("register_datasets takes tulou.api.DatasetSchema objects")
+        if any((d.id, d.version) == (dataset.id, dataset.version) for d in registry.datasets[plugin]):
+            raise RegistrationError(f"dataset {dataset.id} {dataset.version} registered twice")
+        try:
+            check_schema(dataset.schema)
+        except Invalid as error:
+            raise RegistrationError(f"dataset {dataset.id} {dataset.version}: {error.detail}") from None
+        registry.datasets[plugin].append(dataset)
 
     return register
 

@@ -23,6 +23,8 @@ class Principal:
     grants, permissions are asked per area.
     ``expires_at`` is when the credential it came from stops working, if it does:
     only such principals are cached (see :mod:`tulou.security.principal_cache`).
+    ``organisations`` are those the caller acts for: whose datasets it keeps and under
+    whose sharing agreements it reads.
     """
 
     id: str
@@ -31,17 +33,19 @@ class Principal:
     area_roots: tuple[str, ...] | None = None
     grants: tuple[Grant, ...] | None = None
     expires_at: datetime | None = None
+    organisations: frozenset[int] = frozenset()
 
     @classmethod
     def from_grants(
-        cls, id: str, display_name: str, grants: tuple[Grant, ...], expires_at: datetime | None = None
+        cls, id: str, display_name: str, grants: tuple[Grant, ...], expires_at: datetime | None = None,
+        organisations: frozenset[int] = frozenset(),
     ) -> Principal:
         """A principal whose permissions and area roots are exactly those of ``grants``."""
         permissions = frozenset().union(*(held for _root, held in grants))
         roots = tuple(dict.fromkeys(root for root, _held in grants))
         return cls(
             id=id, display_name=display_name, permissions=permissions, area_roots=roots, grants=grants,
-            expires_at=expires_at,
+            expires_at=expires_at, organisations=organisations,
         )
 
     def has_permission(self, permission: str, area: str | None = None) -> bool:
@@ -68,4 +72,11 @@ class Principal:
         if self.grants is None:
             return self
         kept = tuple(grant for grant in self.grants if ALL_PERMISSIONS in grant[1] or permission in grant[1])
-        return Principal.from_grants(self.id, self.display_name, kept, self.expires_at)
+        return Principal.from_grants(self.id, self.display_name, kept, self.expires_at, self.organisations)
+
+    def roots_holding(self, permission: str) -> tuple[str, ...] | None:
+        """The area roots where ``permission`` is held; ``None`` means everywhere."""
+        if self.grants is None:
+            held = ALL_PERMISSIONS in self.permissions or permission in self.permissions
+            return self.area_roots if held else ()
+        return tuple(root for root, held in self.grants if ALL_PERMISSIONS in held or permission in held)

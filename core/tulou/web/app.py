@@ -15,8 +15,12 @@ from tulou import __version__
 from tulou.areas.routes import AreaController
 from tulou.audit.routes import AuditController
 from tulou.i18n import install
+from tulou.exchange.agreement_routes import AgreementController
+from tulou.exchange.record_routes import RecordController
+from tulou.exchange.routes import DatasetController
 from tulou.identity.account_routes import AccountController, AuthController, MeController, RoleBindingController
 from tulou.identity.client_routes import ClientController, OAuthController
+from tulou.identity.membership_routes import MembershipController
 from tulou.identity.role_routes import RoleController
 from tulou.identity.routes import HouseholdController, OrganisationController, PersonController
 from tulou.logs import configure_logging
@@ -68,9 +72,10 @@ def create_app(plugins: list[object] | None = None, platform: Platform | None = 
         route_handlers=[
             healthz, readyz, MetricsController, AreaController, ModuleController, PluginController, AuditController,
             PersonController, OrganisationController, HouseholdController,
-            AuthController, MeController, AccountController, RoleBindingController,
+            AuthController, MeController, AccountController, RoleBindingController, MembershipController,
             ClientController, OAuthController,
             RoleController,
+            DatasetController, RecordController, AgreementController,
         ],
         plugins=[PluginRoutes(platform)],
         lifespan=[lifespan_for(platform)],

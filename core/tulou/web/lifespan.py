@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from litestar import Litestar
 
 from tulou.db.lifecycle import close_database, open_database
+from tulou.exchange.plugin_datasets import sync_plugin_datasets
 from tulou.identity.roles import registered_permissions, sync_builtin_roles
 from tulou.jobs.runner import JobRunner
 from tulou.platform import Platform
@@ -31,8 +32,9 @@ def lifespan_for(platform: Platform):  # noqa: ANN201 - a Litestar lifespan fact
             try:
                 await platform.activations.reload()
                 await sync_builtin_roles(registered_permissions(platform.registry))
+                await sync_plugin_datasets(platform.registry.datasets)
             except Exception as error:  # noqa: BLE001 - not migrated yet: /readyz says so
-                log.warning("cannot read module activations or roles yet: %s", error)
+                log.warning("cannot read module activations, roles or datasets yet: %s", error)
             await platform.principal_cache.signal.start()
             startups = start_plugins(platform, app)
             if runner is not None:

@@ -24,6 +24,7 @@ def _status_titles() -> dict[int, str]:
         404: _("Not found"),
         405: _("Method not allowed"),
         409: _("Conflict"),
+        412: _("Precondition failed"),
         413: _("Request body too large"),
         415: _("Unsupported media type"),
         422: _("Invalid input"),

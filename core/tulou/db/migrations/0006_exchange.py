@@ -1,0 +1,176 @@
+from tortoise import migrations
+from tortoise.migrations import operations as ops
+import functools
+from json import dumps, loads
+from tortoise.fields.base import OnDelete
+from tulou.exchange.models import AgreementStatus, ChangeOp, Classification, DatasetStatus, DeliveryStatus
+from tortoise import fields
+from tortoise.indexes import Index
+
+class Migration(migrations.Migration):
+    dependencies = [('tulou', '0005_clients')]
+
+    initial = False
+
+    operations = [
+        ops.CreateModel(
+            name='AccountMembership',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('account', fields.ForeignKeyField('tulou.Account', source_field='account_id', db_constraint=True, to_field='id', related_name='memberships', on_delete=OnDelete.CASCADE)),
+                ('organisation', fields.ForeignKeyField('tulou.Organisation', source_field='organisation_id', db_constraint=True, to_field='id', related_name='members', on_delete=OnDelete.RESTRICT)),
+                ('created_by', fields.CharField(max_length=100)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'core_account_membership', 'app': 'tulou', 'unique_together': (('account', 'organisation'),), 'pk_attr': 'id', 'table_description': "An account acts for an organisation, such as a bureau's staff for the bureau."},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='Dataset',
+            fields=[
+                ('id', fields.CharField(primary_key=True, unique=True, db_index=True, max_length=100)),
+                ('title', fields.JSONField(default=dict, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('description', fields.JSONField(default=dict, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('classification', fields.CharEnumField(description='PUBLIC: public\nINTERNAL: internal\nSENSITIVE: sensitive\nPERSONAL: personal', enum_type=Classification, max_length=16)),
+                ('status', fields.CharEnumField(default=DatasetStatus.DRAFT, description='DRAFT: draft\nPUBLISHED: published\nRETIRED: retired', enum_type=DatasetStatus, max_length=16)),
+                ('owner', fields.ForeignKeyField('tulou.Organisation', source_field='owner_id', null=True, db_constraint=True, to_field='id', related_name='owned_datasets', on_delete=OnDelete.RESTRICT)),
+                ('manager', fields.ForeignKeyField('tulou.Organisation', source_field='manager_id', null=True, db_constraint=True, to_field='id', related_name='managed_datasets', on_delete=OnDelete.RESTRICT)),
+                ('area', fields.ForeignKeyField('tulou.Area', source_field='area_id', null=True, db_constraint=True, to_field='code', related_name='datasets', on_delete=OnDelete.RESTRICT)),
+                ('plugin', fields.CharField(null=True, max_length=64)),
+                ('smart_data_model', fields.CharField(null=True, max_length=100)),
+                ('feed_seq', fields.BigIntField(default=0)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
+            ],
+            options={'table': 'core_dataset', 'app': 'tulou', 'pk_attr': 'id', 'table_description': 'A catalogue entry: what the data is, who owns and who manages it, where it applies.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='Agreement',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('dataset', fields.ForeignKeyField('tulou.Dataset', source_field='dataset_id', db_constraint=True, to_field='id', related_name='agreements', on_delete=OnDelete.RESTRICT)),
+                ('grantee', fields.ForeignKeyField('tulou.Organisation', source_field='grantee_id', db_constraint=True, to_field='id', related_name='agreements', on_delete=OnDelete.RESTRICT)),
+                ('fields_requested', fields.JSONField(default=list, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('areas_requested', fields.JSONField(default=list, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('fields_granted', fields.JSONField(default=list, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('areas_granted', fields.JSONField(default=list, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('purpose', fields.TextField(unique=False)),
+                ('expires_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('status', fields.CharEnumField(default=AgreementStatus.REQUESTED, description='REQUESTED: requested\nAPPROVED: approved\nREJECTED: rejected\nREVOKED: revoked', enum_type=AgreementStatus, max_length=16)),
+                ('requested_by', fields.CharField(max_length=100)),
+                ('decided_by', fields.CharField(null=True, max_length=100)),
+                ('decided_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('decision_note', fields.TextField(default='', unique=False)),
+                ('revoked_by', fields.CharField(null=True, max_length=100)),
+                ('revoked_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'core_agreement', 'app': 'tulou', 'pk_attr': 'id', 'table_description': "An organisation's right to read some fields of a dataset in some areas, for a stated purpose."},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='Change',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('dataset', fields.ForeignKeyField('tulou.Dataset', source_field='dataset_id', db_constraint=True, to_field='id', related_name='changes', on_delete=OnDelete.RESTRICT)),
+                ('seq', fields.BigIntField()),
+                ('op', fields.CharEnumField(description='CREATE: create\nUPDATE: update\nDELETE: delete', enum_type=ChangeOp, max_length=8)),
+                ('record_key', fields.CharField(max_length=100)),
+                ('record_version', fields.IntField()),
+                ('major', fields.IntField()),
+                ('minor', fields.IntField()),
+                ('area_code', fields.CharField(max_length=12)),
+                ('data', fields.JSONField(null=True, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('actor', fields.CharField(max_length=100)),
+                ('at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'core_change', 'app': 'tulou', 'unique_together': (('dataset', 'seq'),), 'pk_attr': 'id', 'table_description': 'One create, update or delete of a record, numbered per dataset in commit order.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='DatasetVersion',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('dataset', fields.ForeignKeyField('tulou.Dataset', source_field='dataset_id', db_constraint=True, to_field='id', related_name='versions', on_delete=OnDelete.CASCADE)),
+                ('major', fields.IntField()),
+                ('minor', fields.IntField()),
+                ('schema', fields.JSONField(encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('fingerprint', fields.CharField(max_length=64)),
+                ('created_by', fields.CharField(max_length=100)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'core_dataset_version', 'app': 'tulou', 'unique_together': (('dataset', 'major', 'minor'),), 'pk_attr': 'id', 'table_description': "One version of a dataset's record schema. Minor versions of a major only add optional fields."},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='IdempotentRequest',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('principal', fields.CharField(max_length=100)),
+                ('key', fields.CharField(max_length=255)),
+                ('fingerprint', fields.CharField(max_length=64)),
+                ('response_status', fields.IntField(null=True)),
+                ('response_body', fields.BinaryField(null=True)),
+                ('response_headers', fields.JSONField(default=dict, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('created_at', fields.DatetimeField(db_index=True, auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'core_idempotent_request', 'app': 'tulou', 'unique_together': (('principal', 'key'),), 'pk_attr': 'id', 'table_description': 'The first answer to a write sent with an ``Idempotency-Key``, replayed for 24 hours.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='Record',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('dataset', fields.ForeignKeyField('tulou.Dataset', source_field='dataset_id', db_constraint=True, to_field='id', related_name='records', on_delete=OnDelete.RESTRICT)),
+                ('key', fields.CharField(max_length=100)),
+                ('major', fields.IntField()),
+                ('minor', fields.IntField()),
+                ('area', fields.ForeignKeyField('tulou.Area', source_field='area_id', db_constraint=True, to_field='code', related_name='records', on_delete=OnDelete.RESTRICT)),
+                ('data', fields.JSONField(encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('version', fields.IntField(default=1)),
+                ('deleted', fields.BooleanField(default=False)),
+                ('created_by', fields.CharField(max_length=100)),
+                ('updated_by', fields.CharField(max_length=100)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
+            ],
+            options={'table': 'core_record', 'app': 'tulou', 'unique_together': (('dataset', 'major', 'key'),), 'indexes': [Index(fields=['dataset_id', 'major', 'area_id'])], 'pk_attr': 'id', 'table_description': 'A record of a dataset in one area. Deleting keeps a tombstone so the feed can report it.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='Subscription',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('dataset', fields.ForeignKeyField('tulou.Dataset', source_field='dataset_id', db_constraint=True, to_field='id', related_name='subscriptions', on_delete=OnDelete.RESTRICT)),
+                ('subscriber', fields.CharField(max_length=100)),
+                ('organisation', fields.ForeignKeyField('tulou.Organisation', source_field='organisation_id', null=True, db_constraint=True, to_field='id', related_name='subscriptions', on_delete=OnDelete.RESTRICT)),
+                ('url', fields.CharField(max_length=2000)),
+                ('secret_cipher', fields.TextField(unique=False)),
+                ('conditions', fields.JSONField(default=dict, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('active', fields.BooleanField(default=True)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'core_subscription', 'app': 'tulou', 'pk_attr': 'id', 'table_description': "A URL told about a dataset's changes, signed with a secret only Tulou and the subscriber know."},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='Delivery',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('subscription', fields.ForeignKeyField('tulou.Subscription', source_field='subscription_id', db_constraint=True, to_field='id', related_name='deliveries', on_delete=OnDelete.CASCADE)),
+                ('event_id', fields.UUIDField(unique=True)),
+                ('seq', fields.BigIntField()),
+                ('payload', fields.JSONField(encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('status', fields.CharEnumField(default=DeliveryStatus.PENDING, description='PENDING: pending\nDELIVERED: delivered\nDEAD: dead', enum_type=DeliveryStatus, max_length=16)),
+                ('attempts', fields.IntField(default=0)),
+                ('next_attempt_at', fields.DatetimeField(db_index=True, auto_now=False, auto_now_add=False)),
+                ('last_error', fields.TextField(default='', unique=False)),
+                ('last_status', fields.IntField(null=True)),
+                ('delivered_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'core_delivery', 'app': 'tulou', 'pk_attr': 'id', 'table_description': 'An event waiting in the outbox, or delivered, or given up on after too many failures.'},
+            bases=['Model'],
+        ),
+    ]

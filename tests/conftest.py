@@ -90,6 +90,18 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     scrub_environment(monkeypatch, tmp_path)
 
 
+@pytest.fixture(autouse=True)
+def untranslated() -> Iterator[None]:
+    """Each test starts with no catalogues installed, as a CLI command run in-process installs some."""
+    from tulou import i18n
+
+    token = i18n.current_locale.set(i18n.DEFAULT_LOCALE)
+    i18n.install(i18n.Catalogs())
+    yield
+    i18n.install(i18n.Catalogs())
+    i18n.current_locale.reset(token)
+
+
 @pytest.fixture(scope="session")
 def template_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A database with every migration of the core and the built-in plugins applied."""

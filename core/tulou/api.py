@@ -19,7 +19,7 @@ from tulou.i18n import translator
 from tulou.jobs.job import Job
 from tulou.plugins import hookimpl
 from tulou.plugins.manifest import ActivationPolicy, PluginManifest
-from tulou.plugins.registrations import ConsolePage, DatasetSchema, DeviceModelSpec, Permission
+from tulou.plugins.registrations import ConsolePage, DatasetSchema, DeviceModelSpec, Permission, PersonTag
 from tulou.security.guards import PUBLIC, current_principal, requires
 from tulou.security.principal import Principal
 
@@ -44,6 +44,7 @@ __all__ = [
     "Job",
     "NotFound",
     "Permission",
+    "PersonTag",
     "PluginManifest",
     "Principal",
     "Problem",

@@ -7,6 +7,7 @@ from typing import Any
 
 from tulou.db.config import tortoise_config
 from tulou.i18n import Catalogs, MissingCatalogError, core_catalogs
+from tulou.identity.tags import TagVocabulary
 from tulou.modules.index import ActivationIndex
 from tulou.plugins.manager import PluginManager, PluginRecord, describe_error
 from tulou.plugins.manifest import ActivationPolicy
@@ -27,6 +28,7 @@ class Platform:
     activations: ActivationIndex
     authenticators: list[Authenticator] = field(default_factory=list)
     principal_cache: PrincipalCache = field(default_factory=lambda: PrincipalCache(ProcessSignal()))
+    person_tags: TagVocabulary = field(default_factory=TagVocabulary)
     migrations_applied: bool = False
 
     @property
@@ -67,4 +69,5 @@ def build_platform(plugins: list[object] | None = None, **setting_overrides: Any
         # Client tokens go before account tokens: they are told apart by their prefix, without a lookup.
         authenticators=[ClientTokenAuthenticator(), AccountTokenAuthenticator()],
         principal_cache=PrincipalCache(signal_for(settings.database_url)),
+        person_tags=TagVocabulary(registry.person_tags),
     )

@@ -32,7 +32,7 @@ DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SHAPES: tuple[type[msgspec.Struct], ...] = (
     AreaOut, AreaNode,
     identity.OrganisationIn, identity.OrganisationOut,
-    identity.PersonIn, identity.PersonPatch, identity.LookupIn, identity.PersonOut,
+    identity.PersonIn, identity.PersonPatch, identity.LookupIn, identity.PersonOut, identity.PersonTagOut,
     identity.HouseholdIn, identity.MemberIn, identity.HeadIn, identity.HouseholdOut,
     accounts.LoginIn, accounts.RefreshIn, accounts.TokenOut, accounts.PasswordChangeIn,
     accounts.AccountIn, accounts.AccountOut, accounts.BindingIn, accounts.BindingOut, accounts.MeOut,
@@ -87,6 +87,7 @@ def generated() -> dict[str, dict[str, Any]]:
         raw[file_stem(name)] = msgspec.json.schema(page_of(name, page, item))
     raw["area-tree"] = msgspec.json.schema(list[AreaNode])
     raw["role-list"] = msgspec.json.schema(list[accounts.RoleOut])
+    raw["person-tag-list"] = msgspec.json.schema(list[identity.PersonTagOut])
     raw["membership-list"] = msgspec.json.schema(list[MembershipOut])
     raw["area-detail"] = area_detail()
     return {

@@ -133,7 +133,7 @@ class Body:
 BODIES: dict[str, Body] = {
     "POST /api/v1/people": Body(lambda t: {"name": "新来的人", "resident_id": resident_id(301), "home_area": t.village}),
     "POST /api/v1/people/lookup": Body(lambda t: {"resident_id": t.resident_id, "purpose": "matrix"}),
-    "PATCH /api/v1/people/{person_id:int}": Body(lambda t: {"name": "改过的名字", "tags": ["moved"]}),
+    "PATCH /api/v1/people/{person_id:int}": Body(lambda t: {"name": "改过的名字", "tags": ["veteran"]}),
     "POST /api/v1/organisations": Body(lambda t: {"name": "新合作社", "kind": "other", "area": t.code}),
     "POST /api/v1/households": Body(lambda t: {"number": "NEW-1", "village": t.village}),
     "POST /api/v1/households/{household_id:int}/members": Body(lambda t: {"person": t.newcomer}),

@@ -143,7 +143,7 @@ async def app(serve: Any) -> Any:
 async def run_import(app: Any, path: Path, principal: Principal = COMMAND_LINE, **options: Any) -> PeopleImport:
     cipher = PersonalDataCipher.from_settings(app.app.state.platform.settings)
     current_locale.set("en")  # a request before may have left its own
-    return await import_people(path, cipher, principal, **options)
+    return await import_people(path, cipher, app.app.state.platform.person_tags, principal, **options)
 
 
 def problems(result: PeopleImport) -> list[tuple[int, str, str]]:
@@ -153,10 +153,10 @@ def problems(result: PeopleImport) -> list[tuple[int, str, str]]:
 @pytest.mark.parametrize("bom", [True, False])
 async def test_chinese_and_english_headers_give_the_same_people(app: Any, tmp_path: Path, bom: bool) -> None:
     await run_import(app, write_csv(tmp_path / "zh.csv", [row(1, phone="138 1234 5678")], header=CHINESE, bom=bom))
-    await run_import(app, write_csv(tmp_path / "en.csv", [row(2, tags="b;a、c，a,d")], bom=bom))
+    await run_import(app, write_csv(tmp_path / "en.csv", [row(2, tags="veteran;elderly、disabled，elderly,低保对象")], bom=bom))
     first, second = await Person.all().order_by("id")
     assert (first.name, first.home_area_id, first.sex.value) == ("林1", SHANGPING_VILLAGE, "male")
-    assert second.tags == ["a", "b", "c", "d"]
+    assert second.tags == ["disabled", "elderly", "low_income", "veteran"]
     found = await app.post("/api/v1/people/lookup", json={"resident_id": resident_id(1)}, headers=ADMIN)
     assert found.json()["phone"] == "13812345678" and found.json()["id"] == first.id
 

@@ -128,7 +128,7 @@ def test_the_schemas_reject_what_the_spec_forbids() -> None:
 
 IDENTITY_PREFIXES = ("/api/v1/areas", "/api/v1/auth", "/api/v1/me", "/api/v1/accounts", "/api/v1/role-bindings",
                      "/api/v1/roles", "/api/v1/people", "/api/v1/organisations", "/api/v1/households",
-                     "/api/v1/clients", "/api/v1/oauth")
+                     "/api/v1/clients", "/api/v1/oauth", "/api/v1/person-tags")
 TABLE_ROW = re.compile(r"^\| (GET|POST|PUT|PATCH|DELETE) \| `([^`?]+)[^`]*` \|(.*)$", re.MULTILINE)
 PARAMETER = re.compile(r"\{[^}]+\}")
 

@@ -43,7 +43,7 @@ def import_command(file: Path, skip_invalid: bool, report: Path | None, dry_run:
         cipher = PersonalDataCipher.from_settings(platform.settings)
         with _progress_bar() as progress:
             return await import_people(
-                file, cipher, COMMAND_LINE, skip_invalid=skip_invalid, dry_run=dry_run, progress=progress,
+                file, cipher, platform.person_tags, COMMAND_LINE, skip_invalid=skip_invalid, dry_run=dry_run, progress=progress,
             )
 
     result = run_with_platform(work)

@@ -22,6 +22,7 @@ from tulou.identity.models import Person, Sex
 from tulou.identity.resident_id import parse_phone, parse_resident_id
 from tulou.identity.schemas import PersonIn, PersonOut, PersonPatch
 from tulou.identity.scope import area_in_scope, in_subtrees, within
+from tulou.identity.tags import TagVocabulary
 from tulou.security.principal import Principal
 
 RESIDENT_ID = "person.resident_id"
@@ -75,7 +76,7 @@ async def _refuse_duplicate(index: str, exclude: int | None = None) -> None:
         raise already_registered()
 
 
-def person_fields(cipher: PersonalDataCipher, data: PersonIn) -> dict[str, Any]:
+def person_fields(cipher: PersonalDataCipher, tags: TagVocabulary, data: PersonIn) -> dict[str, Any]:
     """The columns of a new person, checked, canonical and encrypted; the home area is checked apart.
 
     Raises :class:`Invalid` at the first bad field. The bulk import builds its rows here
@@ -83,13 +84,13 @@ def person_fields(cipher: PersonalDataCipher, data: PersonIn) -> dict[str, Any]:
     """
     return {
         "name": _name(data.name), **_resident_fields(cipher, data.resident_id), **_phone_fields(cipher, data.phone),
-        "tags": sorted(set(data.tags)),
+        "tags": tags.check(data.tags),
     }
 
 
-async def create_person(principal: Principal, cipher: PersonalDataCipher, data: PersonIn) -> Person:
+async def create_person(principal: Principal, cipher: PersonalDataCipher, tags: TagVocabulary, data: PersonIn) -> Person:
     """Register a resident of a village the caller covers; the row and its audit entry commit together."""
-    fields = person_fields(cipher, data)
+    fields = person_fields(cipher, tags, data)
     area = await area_in_scope(principal, data.home_area, "home_area", village=True)
     await _refuse_duplicate(fields["resident_id_index"])
     try:
@@ -145,7 +146,7 @@ async def lookup_by_resident_id(
 
 
 async def update_person(
-    principal: Principal, cipher: PersonalDataCipher, person_id: int, patch: PersonPatch
+    principal: Principal, cipher: PersonalDataCipher, tags: TagVocabulary, person_id: int, patch: PersonPatch
 ) -> Person:
     """Change the given fields; the audit entry names them but never their values."""
     person = await get_person(principal, person_id)
@@ -158,7 +159,7 @@ async def update_person(
     if patch.phone is not msgspec.UNSET:
         changes.update(_phone_fields(cipher, patch.phone))
     if patch.tags is not msgspec.UNSET:
-        changes["tags"] = sorted(set(patch.tags))
+        changes["tags"] = tags.check(patch.tags)
     if patch.home_area is not msgspec.UNSET:
         area = await area_in_scope(principal, patch.home_area, "home_area", village=True)
         if person.household_id is not None and area.code != person.home_area_id:

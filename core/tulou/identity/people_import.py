@@ -30,7 +30,8 @@ from tulou.identity.models import Household, Person
 from tulou.identity.people import RESIDENT_ID, already_registered, person_fields
 from tulou.identity.people_sheet import REPORT_COLUMNS, REQUIRED, PeopleSheet, SheetRow, cell_text, open_people_sheet
 from tulou.identity.resident_id import ResidentId, parse_phone, parse_resident_id
-from tulou.identity.schemas import HouseholdIn, Name, PersonIn, Tag
+from tulou.identity.schemas import HouseholdIn, Name, PersonIn
+from tulou.identity.tags import TagVocabulary
 from tulou.identity.scope import area_in_scope
 from tulou.security.principal import Principal
 
@@ -95,9 +96,10 @@ class PeopleImport:
 class RowChecker:
     """Checks rows with the API's own rules; remembers each village it looked up, as a list names few."""
 
-    def __init__(self, sheet: PeopleSheet, cipher: PersonalDataCipher, principal: Principal) -> None:
+    def __init__(self, sheet: PeopleSheet, cipher: PersonalDataCipher, tags: TagVocabulary, principal: Principal) -> None:
         self.columns = sheet.columns
         self.cipher = cipher
+        self.tags = tags
         self.principal = principal
         self._areas: dict[str, Area | Problem] = {}
 
@@ -136,7 +138,7 @@ class RowChecker:
             data = {"name": text["name"], "resident_id": text["resident_id"], "home_area": text["village"],
                     "phone": text.get("phone") or None, "tags": tags}
             person_in = msgspec.convert(data, PersonIn)  # the API's own gate; every field passed above
-            row.person = {**person_fields(self.cipher, person_in), "home_area_id": text["village"]}
+            row.person = {**person_fields(self.cipher, self.tags, person_in), "home_area_id": text["village"]}
         return row
 
     def _resident_id(self, row: CheckedRow, cell: object, text: str) -> ResidentId | None:
@@ -150,12 +152,17 @@ class RowChecker:
         return self.attempt(row, "resident_id", lambda: parse_resident_id(text))
 
     def _tags(self, row: CheckedRow, text: str) -> list[str]:
-        tags = [tag.strip() for tag in TAG_SEPARATORS.split(text) if tag.strip()]
-        for tag in tags:
-            message = _("%(tag)s is not a tag: tags are lower-case letters, digits and _, start with a letter "
-                        "and have at most 32 characters") % {"tag": tag}
-            self.attempt(row, "tags", lambda tag=tag: msgspec.convert(tag, Tag), message)
-        return tags
+        """Codes or titles (独居老人, elderly_alone), separated as Excel users do; each unknown one named."""
+        codes: list[str] = []
+        for given in (part.strip() for part in TAG_SEPARATORS.split(text)):
+            if not given:
+                continue
+            code = self.tags.code_for(given)
+            if code is None:
+                self.fail(row, "tags", _("Unknown tags: %(tags)s") % {"tags": given})
+            else:
+                codes.append(code)
+        return codes
 
     async def _village(self, row: CheckedRow, code: str) -> Area | None:
         if code not in self._areas:
@@ -184,10 +191,11 @@ class RowChecker:
 
 
 async def check_people(
-    sheet: PeopleSheet, cipher: PersonalDataCipher, principal: Principal, progress: Progress | None = None
+    sheet: PeopleSheet, cipher: PersonalDataCipher, tags: TagVocabulary, principal: Principal,
+    progress: Progress | None = None,
 ) -> PeopleImport:
     """Check every row on its own, then across rows and against the database; write nothing."""
-    checker = RowChecker(sheet, cipher, principal)
+    checker = RowChecker(sheet, cipher, tags, principal)
     rows: list[CheckedRow] = []
     for sheet_row in sheet:
         rows.append(await checker.check(sheet_row))
@@ -308,6 +316,7 @@ def _person_events(person_id: int, person: Person) -> list[AuditEvent]:
 async def import_people(
     path: Path,
     cipher: PersonalDataCipher,
+    tags: TagVocabulary,
     principal: Principal,
     *,
     skip_invalid: bool = False,
@@ -319,7 +328,7 @@ async def import_people(
     ``principal`` is who imports: its areas bound the villages, its id is the audit actor.
     """
     with open_people_sheet(path) as sheet:
-        result = await check_people(sheet, cipher, principal, progress)
+        result = await check_people(sheet, cipher, tags, principal, progress)
     if dry_run or (result.bad and not skip_invalid):
         return result
     result.households_created = await write_people(result.good, principal.id)

@@ -16,10 +16,10 @@ from tulou.identity.crypto import PersonalDataCipher
 from tulou.identity.models import Household, OrganisationKind
 from tulou.identity.schemas import (
     HeadIn, HouseholdIn, HouseholdOut, LookupIn, MemberIn, OrganisationIn, OrganisationOut, Page, PersonIn, PersonOut,
-    PersonPatch, household_out, organisation_out,
+    PersonPatch, PersonTagOut, household_out, organisation_out,
 )
 from tulou.identity.scope import clamp
-from tulou.security.guards import current_principal, requires
+from tulou.security.guards import current_principal, requires, signed_in
 from tulou.security.principal import Principal
 
 Purpose = Annotated[str | None, QueryParameter(description="why the full numbers are needed; audited", max_length=500)]
@@ -42,7 +42,7 @@ class PersonController(Controller):
     @post("/", guards=[requires("person:write")], summary="Register a resident")
     async def create(self, request: Request, data: JSONBody[PersonIn]) -> PersonOut:
         principal, cipher = await caller(request), cipher_for(request)
-        person = await people.create_person(principal, cipher, data)
+        person = await people.create_person(principal, cipher, request.app.state.platform.person_tags, data)
         return await people.person_out(person, principal, cipher, reveal=False)
 
     @get("/", guards=[requires("person:read")], summary="Search people by name within the caller's areas (masked)")
@@ -75,8 +75,21 @@ class PersonController(Controller):
     @patch("/{person_id:int}", guards=[requires("person:write")], summary="Change some of a person's fields")
     async def update(self, request: Request, person_id: FromPath[int], data: JSONBody[PersonPatch]) -> PersonOut:
         principal, cipher = await caller(request), cipher_for(request)
-        person = await people.update_person(principal, cipher, person_id, data)
+        person = await people.update_person(principal, cipher, request.app.state.platform.person_tags, person_id, data)
         return await people.person_out(person, principal, cipher, reveal=False)
+
+
+class PersonTagController(Controller):
+    path = "/api/v1/person-tags"
+    tags = ["people"]
+
+    @get("/", guards=[signed_in], summary="The tags a person may carry, with titles in the caller's language")
+    async def list_tags(self, request: Request) -> list[PersonTagOut]:
+        vocabulary = request.app.state.platform.person_tags
+        return [
+            PersonTagOut(code=code, title=entry.title(), description=str(entry.tag.description), plugin=entry.plugin)
+            for code, entry in vocabulary.entries.items()
+        ]
 
 
 class OrganisationController(Controller):

@@ -77,6 +77,13 @@ class PersonOut(msgspec.Struct):
     updated_at: datetime
 
 
+class PersonTagOut(msgspec.Struct):
+    code: str
+    title: str
+    description: str
+    plugin: str | None  # null for the core's own tags
+
+
 class HouseholdIn(msgspec.Struct, forbid_unknown_fields=True):
     number: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
     village: AreaCode

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 PERMISSION_NAME = re.compile(r"^[a-z][a-z0-9_]*:[a-z][a-z0-9_]*$")
+TAG_CODE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 DATASET_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 DATASET_VERSION = re.compile(r"^(0|[1-9][0-9]{0,5})\.(0|[1-9][0-9]{0,5})$")
 CLASSIFICATIONS = ("public", "internal", "sensitive", "personal")
@@ -36,6 +37,19 @@ class Permission:
     def __post_init__(self) -> None:
         if not PERMISSION_NAME.match(self.name):
             raise ValueError(f"permission {self.name!r} must look like 'plugin:action'")
+
+
+@dataclass(frozen=True)
+class PersonTag:
+    """A tag residents may carry (``elderly_alone``), with the title staff see for it."""
+
+    code: str
+    title: object
+    description: object = ""
+
+    def __post_init__(self) -> None:
+        if not TAG_CODE.match(self.code):
+            raise ValueError(f"tag {self.code!r} must be lower-case letters, digits or '_', at most 32")
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from tulou.plugins.registrations import (
     DeviceModelSpec,
     ModelsRegistration,
     Permission,
+    PersonTag,
     TranslationsDirectory,
 )
 
@@ -50,6 +51,7 @@ class Registry:
     console_pages: dict[str, list[ConsolePage]] = field(default_factory=lambda: defaultdict(list))
     datasets: dict[str, list[DatasetSchema]] = field(default_factory=lambda: defaultdict(list))
     device_models: dict[str, list[DeviceModelSpec]] = field(default_factory=lambda: defaultdict(list))
+    person_tags: dict[str, list[PersonTag]] = field(default_factory=lambda: defaultdict(list))
 
     def forget(self, plugin: str) -> None:
         for value in vars(self).values():
@@ -83,6 +85,7 @@ def collect_registrations(manager: PluginManager, registry: Registry) -> Registr
     manager.collect("register_routes", lambda plugin: registry.routes[plugin].append)
     manager.collect("register_jobs", lambda plugin: _jobs_register(plugin, registry))
     manager.collect("register_datasets", lambda plugin: _datasets_register(plugin, registry))
+    manager.collect("register_person_tags", lambda plugin: _person_tags_register(plugin, registry))
     for hook, target in (
         ("register_console_pages", registry.console_pages),
         ("register_device_models", registry.device_models),
@@ -148,6 +151,20 @@ def _permissions_register(plugin: str, registry: Registry) -> Callable[[Permissi
         if not permission.name.startswith(f"{plugin}:"):
             raise RegistrationError(f"permission {permission.name!r} must start with '{plugin}:'")
         registry.permissions[plugin].append(permission)
+
+    return register
+
+
+def _person_tags_register(plugin: str, registry: Registry) -> Callable[[PersonTag], None]:
+    from tulou.identity.tags import CORE_TAGS  # the core's vocabulary, which plugins extend
+
+    def register(tag: PersonTag) -> None:
+        if not isinstance(tag, PersonTag):
+            raise RegistrationError("register_person_tags takes tulou.api.PersonTag objects")
+        taken = {core.code for core in CORE_TAGS} | {t.code for tags in registry.person_tags.values() for t in tags}
+        if tag.code in taken:
+            raise RegistrationError(f"tag {tag.code!r} is already defined")
+        registry.person_tags[plugin].append(tag)
 
     return register
 

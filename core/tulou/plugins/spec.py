@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         DatasetSchema,
         DeviceModelSpec,
         Permission,
+        PersonTag,
     )
 
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
@@ -120,6 +121,17 @@ def register_permissions(register: Callable[[Permission], None]) -> None:
     Names are ``<plugin>:<action>``; roles in the identity standard grant them.
 
     :param register: call once per permission.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def register_person_tags(register: Callable[[PersonTag], None]) -> None:
+    """Add tags residents may carry (:class:`~tulou.api.PersonTag`), beyond the core's.
+
+    :param register: call once per tag. A code the core or another plugin already
+        uses fails the plugin.
 
     .. versionadded:: 0.1
     """

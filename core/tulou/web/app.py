@@ -22,7 +22,7 @@ from tulou.identity.account_routes import AccountController, AuthController, MeC
 from tulou.identity.client_routes import ClientController, OAuthController
 from tulou.identity.membership_routes import MembershipController
 from tulou.identity.role_routes import RoleController
-from tulou.identity.routes import HouseholdController, OrganisationController, PersonController
+from tulou.identity.routes import HouseholdController, OrganisationController, PersonController, PersonTagController
 from tulou.logs import configure_logging
 from tulou.modules.gate import PLUGIN_OPT, module_gate
 from tulou.modules.routes import ModuleController
@@ -71,7 +71,7 @@ def create_app(plugins: list[object] | None = None, platform: Platform | None = 
     app = Litestar(
         route_handlers=[
             healthz, readyz, MetricsController, AreaController, ModuleController, PluginController, AuditController,
-            PersonController, OrganisationController, HouseholdController,
+            PersonController, PersonTagController, OrganisationController, HouseholdController,
             AuthController, MeController, AccountController, RoleBindingController, MembershipController,
             ClientController, OAuthController,
             RoleController,

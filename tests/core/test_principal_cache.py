@@ -11,7 +11,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import ADMIN
+import pytest
+
+from tests.conftest import ADMIN, ON_POSTGRES
 from tests.core.test_accounts import ME, account, bearer, tokens
 from tulou.identity.accounts_models import Account, AccountStatus
 from tulou.security.principal import Principal
@@ -111,3 +113,36 @@ async def test_a_change_made_by_another_process_applies_at_once(client: Any, dat
         await asyncio.sleep(0.01)
     assert answer.status_code == 401
     assert (await client.get(ME, headers=ADMIN)).status_code == 200
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="runs in the PostgreSQL pass of make test")
+async def test_the_listener_comes_back_after_its_connection_is_killed(database_url: str) -> None:
+    signal = PostgresSignal(database_url)
+    await signal.start()
+    try:
+        await wait_for(lambda: signal.stamp() is not None)
+        before = signal.stamp()
+        await pg_execute_in(database_url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                          "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        await wait_for(lambda: signal.stamp() is None)  # nobody listens: the cache must not be trusted
+        await wait_for(lambda: signal.stamp() is not None)
+        assert signal.stamp() != before, "changes missed while deaf count as a change"
+    finally:
+        await signal.stop()
+
+
+async def wait_for(condition: Any, limit: float = 15.0) -> None:
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        await asyncio.sleep(0.01)
+
+
+async def pg_execute_in(database_url: str, sql: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(database_url.replace("postgres://", "postgresql://", 1))
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()

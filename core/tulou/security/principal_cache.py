@@ -44,6 +44,8 @@ CHANNEL = "tulou_principals"
 MAX_AGE = 60.0
 MAX_ENTRIES = 50_000
 RECONNECT_DELAY = 1.0
+PING_INTERVAL = 10.0
+PING_TIMEOUT = 5.0
 
 #: Every cache alive in this process (several apps run in one process in tests).
 _caches: weakref.WeakSet[PrincipalCache] = weakref.WeakSet()
@@ -131,28 +133,38 @@ class PostgresSignal:
                 await self._task
 
     async def _listen(self) -> None:
-        import asyncpg
-
         while True:
-            lost = asyncio.Event()
             try:
-                connection = await asyncpg.connect(self._dsn)
-            except (OSError, asyncpg.PostgresError) as error:
-                log.warning("cannot listen for principal changes, cache bypassed: %s", error)
-                await asyncio.sleep(RECONNECT_DELAY)
-                continue
-            try:
-                connection.add_termination_listener(lambda _connection: lost.set())
-                await connection.add_listener(CHANNEL, self._heard)
-                self._changes += 1  # anything may have changed while nobody listened
-                self._listening = True
-                await lost.wait()
-                log.warning("principal change listener lost its connection, cache bypassed")
+                await self._listen_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # noqa: BLE001 - any failure: bypass the cache, then reconnect
+                log.warning("principal change listener down, cache bypassed: %s", error)
             finally:
                 self._listening = False
-                with contextlib.suppress(Exception):
-                    await connection.close(timeout=1)
             await asyncio.sleep(RECONNECT_DELAY)
+
+    async def _listen_once(self) -> None:
+        """Listen until the connection ends or stops answering its liveness check."""
+        import asyncpg
+
+        connection = await asyncpg.connect(self._dsn, timeout=PING_TIMEOUT)
+        lost = asyncio.Event()
+        try:
+            connection.add_termination_listener(lambda _connection: lost.set())
+            await connection.add_listener(CHANNEL, self._heard)
+            self._changes += 1  # anything may have changed while nobody listened
+            self._listening = True
+            while not lost.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(lost.wait(), PING_INTERVAL)
+                if not lost.is_set():  # a connection cut without a goodbye is only found by asking
+                    await connection.fetchval("SELECT 1", timeout=PING_TIMEOUT)
+            log.warning("principal change listener lost its connection, cache bypassed")
+        finally:
+            self._listening = False
+            with contextlib.suppress(Exception):
+                await connection.close(timeout=1)
 
 
 def signal_for(database_url: str) -> ChangeSignal:

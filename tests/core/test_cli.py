@@ -29,7 +29,9 @@ def test_migrate_and_demo_are_safe_to_repeat(tulou) -> None:  # noqa: ANN001
     demo_again = tulou("demo")
     assert migrate.returncode == 0 and "0 migration(s) applied" in migrate.stdout
     assert demo.returncode == 0 and "16 area(s) created" in demo.stdout
+    assert "20 demo organisation(s) created" in demo.stdout  # 5 county bodies, 3 governments, 12 committees
     assert demo_again.returncode == 0 and "0 area(s) created" in demo_again.stdout
+    assert "0 demo organisation(s) created" in demo_again.stdout
 
 
 def test_migrate_a_fresh_database(tmp_path: Path) -> None:

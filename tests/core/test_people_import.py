@@ -19,7 +19,7 @@ from tests.core.test_people import resident_id
 from tulou.audit.models import AuditEntry
 from tulou.audit.service import verify_chain
 from tulou.cli import cli
-from tulou.cli.people import COMMAND_LINE
+from tulou.cli.context import COMMAND_LINE
 from tulou.errors import Invalid
 from tulou.i18n import current_locale
 from tulou.identity.crypto import PersonalDataCipher

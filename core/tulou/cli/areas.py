@@ -8,8 +8,10 @@ import click
 
 from tulou.areas.demo import load_demo_county
 from tulou.areas.importer import ImportResult, import_areas_file
-from tulou.cli.context import echo_bad_rows, nothing_written, run_with_platform
+from tulou.cli.context import COMMAND_LINE, echo_bad_rows, nothing_written, run_with_platform
 from tulou.i18n import gettext as _
+from tulou.identity.demo import load_demo_organisations
+from tulou.platform import Platform
 
 
 def _report(result: ImportResult) -> None:
@@ -34,5 +36,12 @@ def import_command(file: Path) -> None:
 
 @click.command()
 def demo() -> None:
-    """Load the fictional demo county (云溪县): 3 townships, 12 villages and communities."""
-    _report(run_with_platform(load_demo_county))
+    """Load the fictional demo county (云溪县): 3 townships, 12 villages and communities, and their organisations."""
+
+    async def load(platform: Platform) -> tuple[ImportResult, int]:
+        areas = await load_demo_county(platform)
+        return areas, 0 if areas.errors else await load_demo_organisations(COMMAND_LINE)
+
+    areas, organisations = run_with_platform(load)
+    _report(areas)
+    click.echo(_("%(count)d demo organisation(s) created") % {"count": organisations})

@@ -12,8 +12,12 @@ from tulou.db.lifecycle import close_database, open_database
 from tulou.i18n import current_locale, install
 from tulou.i18n import gettext as _
 from tulou.platform import Platform, build_platform
+from tulou.security.principal import ALL_PERMISSIONS, Principal
 
 T = TypeVar("T")
+
+#: Who acts when a county IT operator runs a command: everywhere, every permission, audited as "cli".
+COMMAND_LINE = Principal(id="cli", display_name="tulou command line", permissions=frozenset({ALL_PERMISSIONS}))
 
 
 def cli_platform() -> Platform:

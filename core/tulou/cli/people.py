@@ -10,15 +10,13 @@ from typing import Any
 
 import click
 
-from tulou.cli.context import echo_bad_rows, nothing_written, run_with_platform
+from tulou.cli.context import COMMAND_LINE, echo_bad_rows, nothing_written, run_with_platform
 from tulou.i18n import gettext as _
 from tulou.identity.crypto import PersonalDataCipher
 from tulou.identity.people_import import PeopleImport, Progress, default_report_path, import_people, write_report
 from tulou.platform import Platform
-from tulou.security.principal import ALL_PERMISSIONS, Principal
 
 #: Whoever runs ``tulou`` on the server acts county-wide; the audit names them ``cli``.
-COMMAND_LINE = Principal(id="cli", display_name="tulou command line", permissions=frozenset({ALL_PERMISSIONS}))
 
 
 @click.group()

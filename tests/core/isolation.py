@@ -9,8 +9,9 @@ nobody adds a route that escapes the matrix without noticing.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -23,6 +24,7 @@ from tortoise.expressions import Q
 from tests.core.test_accounts import PASSWORD
 from tests.core.test_people import resident_id
 from tests.core.test_route_guards import API_DOCS_PREFIX
+from tests.exchange.conftest import PLOTS_SCHEMA, plot
 from tulou.areas.codes import subtree_prefix
 from tulou.plugins.registry import LITESTAR_OPTIONS_HANDLER
 from tulou.security.principal import ALL_PERMISSIONS
@@ -49,6 +51,11 @@ class Township:
     client: int  # a system client of the organisation, acting in the township
     notice: int  # a current notice on the township's board, published by the clerk
     token: str  # the clerk's access token
+    government: int  # the township government: owns and manages ``dataset``, the clerk is its member
+    dataset: str  # published, internal, area the township: the catalogue shows it only within
+    record: str  # the key of a live record of ``dataset`` in ``village``
+    agreement: int  # the cooperative's request to read ``dataset``: the aim approves, then revokes it
+    rejectable: int  # another such request, for the aim to reject
     personal: tuple[str, ...] = ()  # names, numbers, usernames: in no answer to an outsider, not even an error
     unpublished: tuple[str, ...] = ()  # the rest that no public route may show: households, withdrawn notices...
 
@@ -76,6 +83,16 @@ PATH_PARAMS: dict[str, Callable[[Township], object]] = {
     "account_id": lambda t: t.account,
     "client_id": lambda t: t.client,
     "name": lambda t: t.role,
+    "dataset_id": lambda t: t.dataset,
+    "version": lambda t: "1.0",
+    "key": lambda t: t.record,
+    "agreement_id": lambda t: t.agreement,
+}
+
+#: "METHOD route path" -> path parameters naming another object on that route than elsewhere:
+#: an agreement is decided once, so rejecting needs a request nobody approves.
+ROUTE_PATH_PARAMS: dict[str, dict[str, Callable[[Township], object]]] = {
+    "POST /api/v1/agreements/{agreement_id:int}/reject": {"agreement_id": lambda t: t.rejectable},
 }
 
 #: Path parameters naming a county-wide object (a role), which the township's staff
@@ -108,8 +125,20 @@ QUERY_PARAMS: dict[str, Param | None] = {
     "account": Param(lambda t: t.account),
     "role": Param(lambda t: t.role),
     "organisation": Param(lambda t: t.organisation),
+    "dataset": Param(lambda t: t.dataset),
+    "side": Param(lambda t: "keeper"),  # the agreements of datasets the caller keeps
+    "include_deleted": Param(lambda t: "true"),  # tombstones too
     "action": None, "kind": None, "level": None, "format": None, "purpose": None, "limit": None, "offset": None,
+    "major": None, "version": None, "after": None, "cursor": None,
 }
+
+#: "METHOD route path" -> query parameters meaning something else on that route than in the table above.
+ROUTE_QUERY_PARAMS: dict[str, dict[str, Param | None]] = {
+    "GET /api/v1/agreements": {"status": Param(lambda t: "requested")},
+}
+
+#: Header parameters, which say nothing about a township: a precondition on the ETag last read.
+HEADER_PARAMS = {"If-Match"}
 
 
 @dataclass(frozen=True)
@@ -117,16 +146,33 @@ class Body:
     """A request body aimed at a township; ``aimed=False`` for bodies that cannot name one
     (signing in, the caller's own password).
 
-    ``across`` builds a second body, for a route without path parameters whose body names an
-    area and another object: acting in the caller's own township (``home``) on the target
-    township's object, which must be as unknown there as one that does not exist.
+    ``across`` builds a second body, for a route whose body names an area and another object:
+    acting in the caller's own township (``home``) on the target township's object, which must
+    be as unknown there as one that does not exist. ``home_path`` names the path parameters
+    that, in that second call, name ``home``'s objects (its account, its dataset).
     ``form`` sends the body form-encoded.
     """
 
     build: Callable[[Township], dict[str, Any]]
     aimed: bool = True
     across: Callable[[Township, Township], dict[str, Any]] | None = None
+    home_path: frozenset[str] = frozenset()
     form: bool = False
+
+
+#: A version the plots schema can take next: one more optional field.
+NEXT_PLOTS_SCHEMA = {**PLOTS_SCHEMA, "properties": {**PLOTS_SCHEMA["properties"], "variety": {"type": "string"}}}
+A_YEAR_ON = (datetime.now(timezone.utc) + timedelta(days=365)).isoformat()
+
+
+def _dataset_body(t: Township, suffix: str, area: str) -> dict[str, Any]:
+    return {"id": f"{t.dataset}_{suffix}", "title": {"zh_CN": "新数据集"}, "classification": "internal",
+            "schema": PLOTS_SCHEMA, "owner": t.government, "manager": t.government, "area": area}
+
+
+def _agreement_body(t: Township, organisation: int) -> dict[str, Any]:
+    return {"dataset": t.dataset, "organisation": organisation, "fields": ["name"], "areas": [t.village],
+            "purpose": "矩阵核对", "expires_at": A_YEAR_ON}
 
 
 #: "METHOD route path" -> the body to send. Every route that reads a body must be here.
@@ -168,6 +214,32 @@ BODIES: dict[str, Body] = {
         lambda t: {"grant_type": "client_credentials", "client_id": "tlc_nobody", "client_secret": "not-a-secret"},
         aimed=False, form=True,
     ),
+    # Joining the township's organisation: its account, and an account of the caller's own.
+    "POST /api/v1/accounts/{account_id:int}/organisations": Body(
+        lambda t: {"organisation": t.organisation}, across=lambda t, home: {"organisation": t.organisation},
+        home_path=frozenset({"account_id"}),
+    ),
+    "POST /api/v1/datasets": Body(
+        lambda t: _dataset_body(t, "declared", t.code), across=lambda t, home: _dataset_body(t, "across", home.code),
+    ),
+    # Publishing the township's dataset, and the caller's own dataset with the township's government as its keeper.
+    "PUT /api/v1/datasets/{dataset_id:str}": Body(
+        lambda t: {"owner": t.government, "manager": t.government, "area": t.code},
+        across=lambda t, home: {"owner": t.government, "manager": t.government, "area": home.code},
+        home_path=frozenset({"dataset_id"}),
+    ),
+    "POST /api/v1/datasets/{dataset_id:str}/versions": Body(lambda t: {"schema": NEXT_PLOTS_SCHEMA}),
+    "POST /api/v1/datasets/{dataset_id:str}/records": Body(
+        lambda t: {"id": f"{t.record}-new", "area": t.village, "data": plot("新开的茶园")}),
+    "PUT /api/v1/datasets/{dataset_id:str}/records/{key:str}": Body(lambda t: {"data": plot("改过的茶园")}),
+    "PATCH /api/v1/datasets/{dataset_id:str}/records/{key:str}": Body(lambda t: {"data": {"crop": "油茶"}}),
+    # Asking for the township's dataset for its cooperative, and for the caller's own government.
+    "POST /api/v1/agreements": Body(
+        lambda t: _agreement_body(t, t.organisation), across=lambda t, home: _agreement_body(t, home.government),
+    ),
+    "POST /api/v1/agreements/{agreement_id:int}/approve": Body(lambda t: {"note": "同意"}),
+    "POST /api/v1/agreements/{agreement_id:int}/reject": Body(lambda t: {"note": "不同意"}),
+    "POST /api/v1/agreements/{agreement_id:int}/revoke": Body(lambda t: {"note": "到此为止"}),
 }
 
 #: Routes anyone may call. A new public route must be added here, and so gets checked
@@ -192,9 +264,21 @@ def _in_column(column: str) -> Callable[[str], Q]:
     return lambda prefix: Q(**{f"{column}__startswith": prefix})
 
 
+def _in_any(*columns: str) -> Callable[[str], Q]:
+    return lambda prefix: Q(*(Q(**{f"{column}__startswith": prefix}) for column in columns), join_type=Q.OR)
+
+
+async def _callers_in(prefix: str) -> Q:
+    """Rows kept for the township's own callers: accounts homed there, system clients acting there."""
+    models = _models()
+    accounts = await models["Account"].filter(home_area_id__startswith=prefix).values_list("id", flat=True)
+    clients = await models["Client"].filter(area_id__startswith=prefix).values_list("id", flat=True)
+    return Q(principal__in=[*(f"account:{n}" for n in accounts), *(f"client:{n}" for n in clients)])
+
+
 #: Model -> the filter finding a township's rows (given its code prefix). Every table must
 #: be here or in UNWATCHED, so a write into the other township cannot go unseen.
-TOWNSHIP_ROWS: dict[str, Callable[[str], Q]] = {
+TOWNSHIP_ROWS: dict[str, Callable[[str], Q | Awaitable[Q]]] = {
     "Area": _in_column("code"),
     "ActivationEvent": _in_column("area_id"),
     "ModuleActivation": _in_column("area_id"),
@@ -210,6 +294,15 @@ TOWNSHIP_ROWS: dict[str, Callable[[str], Q]] = {
     "RoleBinding": _in_column("area_id"),
     "Role": _in_column("bindings__area_id"),  # county-wide; those bound in the township say what its staff may do
     "Notice": _in_column("area_id"),
+    "AccountMembership": _in_any("organisation__area_id", "account__home_area_id"),
+    "Dataset": _in_any("area_id", "owner__area_id", "manager__area_id"),
+    "DatasetVersion": _in_column("dataset__area_id"),
+    "Record": _in_column("area_id"),
+    "Change": _in_column("area_code"),
+    "Agreement": _in_any("dataset__area_id", "grantee__area_id"),
+    "Subscription": _in_any("dataset__area_id", "organisation__area_id"),
+    "Delivery": _in_column("subscription__dataset__area_id"),
+    "IdempotentRequest": _callers_in,  # a replay of an answer is its caller's
 }
 UNWATCHED = {"AuditHead": "the chain's head moves with every audit entry, wherever it is written"}
 
@@ -266,12 +359,18 @@ def handlers(app: Litestar) -> list[tuple[str, HTTPRoute, HTTPRouteHandler, Any]
     return found
 
 
+def _path_params(key: str, kwargs: Any) -> dict[str, Callable[[Township], object]]:
+    names = {p.field_name for p in kwargs.expected_path_params}
+    return {name: {**PATH_PARAMS, **ROUTE_PATH_PARAMS.get(key, {})}[name] for name in names}
+
+
 def _calls_for(
     key: str, route: HTTPRoute, handler: HTTPRouteHandler, kwargs: Any, town: Township, home: Township,
 ) -> list[Call]:
     """The route's call with its required parameters, then one more per optional aimed query
     parameter, and one acting at ``home`` if its body can."""
-    path = {p.field_name: PATH_PARAMS[p.field_name](town) for p in kwargs.expected_path_params}
+    params = _path_params(key, kwargs)
+    path = {name: value(town) for name, value in params.items()}
     body = BODIES.get(key)
     county_wide = bool(COUNTY_WIDE & set(path)) and not key.startswith("GET ")
     base = Call(
@@ -280,8 +379,12 @@ def _calls_for(
         area_in_path=bool({"area", "code"} & set(path)), county_wide=county_wide, form=bool(body and body.form),
         public=key in PUBLIC_ROUTES, permission=required_permission(handler),
     )
-    across = [replace(base, body=body.across(town, home), across=True)] if body and body.across else []
-    aims = {p.field_alias: (QUERY_PARAMS[p.field_alias], p.is_required) for p in kwargs.expected_query_params}
+    across = []
+    if body and body.across:
+        at_home = {**path, **{name: params[name](home) for name in body.home_path}}
+        across = [replace(base, url=route.path_format.format(**at_home), body=body.across(town, home), across=True)]
+    query_params = {**QUERY_PARAMS, **ROUTE_QUERY_PARAMS.get(key, {})}
+    aims = {p.field_alias: (query_params[p.field_alias], p.is_required) for p in kwargs.expected_query_params}
     required = {name: aim for name, (aim, is_required) in aims.items() if aim and is_required}
     optional = [(name, aim) for name, (aim, is_required) in aims.items() if aim and not is_required]
     variants = [required] + [{**required, name: aim} for name, aim in optional]
@@ -298,7 +401,8 @@ def _problems_of(key: str, handler: HTTPRouteHandler, kwargs: Any) -> list[str]:
     problems += [f"{key}: query parameter {p.field_alias!r}: add it to QUERY_PARAMS"
                  for p in kwargs.expected_query_params if p.field_alias not in QUERY_PARAMS]
     problems += [f"{key}: header or cookie parameter {p.field_alias!r}: teach the matrix to aim it"
-                 for p in (*kwargs.expected_header_params, *kwargs.expected_cookie_params)]
+                 for p in (*kwargs.expected_header_params, *kwargs.expected_cookie_params)
+                 if p.field_alias not in HEADER_PARAMS]
     reads_body = "data" in kwargs.expected_reserved_kwargs or kwargs.expected_form_data or kwargs.expected_msgpack_data
     if reads_body and key not in BODIES:
         problems.append(f"{key}: reads a request body: add one aimed at township B to BODIES")
@@ -379,10 +483,15 @@ def unwatched_tables() -> list[str]:
     return sorted(name for name in _models() if name not in TOWNSHIP_ROWS and name not in UNWATCHED)
 
 
+async def _rows_of(name: str, prefix: str) -> Q:
+    rows = TOWNSHIP_ROWS[name](prefix)
+    return await rows if inspect.isawaitable(rows) else rows
+
+
 async def township_rows(code: str) -> dict[str, list[dict[str, Any]]]:
     """Every row of every watched table that belongs to the township ``code``, as stored."""
     prefix = subtree_prefix(code)
     return {
-        name: await model.filter(TOWNSHIP_ROWS[name](prefix)).order_by(model._meta.pk_attr).values()
+        name: await model.filter(await _rows_of(name, prefix)).order_by(model._meta.pk_attr).values()
         for name, model in _models().items() if name in TOWNSHIP_ROWS
     }

@@ -61,6 +61,14 @@ def test_another_process_replacing_the_stamp_file_empties_the_cache(tmp_path: Pa
     assert cache.get("a") is None
 
 
+async def test_changes_announced_at_once_in_one_process_all_replace_the_stamp(tmp_path: Path) -> None:
+    """Two requests of one process changing rights together (``principals_changed`` runs
+    ``touch_stamp`` in worker threads) must not trip over each other's temporary file."""
+    path = tmp_path / "tulou.sqlite3.principals"
+    await asyncio.gather(*(asyncio.to_thread(touch_stamp, path) for _ in range(64)))
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
 async def test_without_its_listening_connection_the_cache_is_bypassed() -> None:
     signal = PostgresSignal("postgres://nobody@127.0.0.1:1/none")
     cache = PrincipalCache(signal)

@@ -142,6 +142,8 @@ async def test_each_shared_read_is_audited_once_with_its_purpose(county: County)
 async def test_requests_are_checked(county: County) -> None:
     clerk, shimen = county.shimen_clerk, county.shimen
     assert (await ask(county, clerk, county.yunxi, ["crop"], [SHIMEN_TOWN])).status_code == 403  # not its organisation
+    other_township = await ask(county, clerk, county.yunxi, ["crop"], [SHIMEN_TOWN], dataset="water.wells")
+    assert other_township.status_code == 404  # a dataset it may not ask for is unknown, whoever it names as grantee
     unknown_field = await ask(county, clerk, shimen, ["crop", "price"], [SHIMEN_TOWN])
     assert unknown_field.status_code == 422 and unknown_field.json()["errors"][0]["field"] == "fields"
     assert (await ask(county, clerk, shimen, ["crop"], [YUNXI_TOWN])).status_code == 404  # outside the clerk's areas

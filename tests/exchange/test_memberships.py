@@ -66,6 +66,25 @@ async def test_a_township_admin_cannot_join_anyone_to_a_county_bureau(client: Ap
     assert (await add(clerk, 9999)).status_code == 422
 
 
+async def test_an_administrator_sees_and_ends_only_memberships_in_its_areas(client: AppClient) -> None:
+    """The county made a Yunxi clerk a member of Shimen's government: Yunxi's administrator
+    manages the clerk but learns nothing of Shimen from it, as with the clerk's role bindings."""
+    shimen = await organisation(client, "石门镇人民政府", "township_government", SHIMEN_TOWN)
+    yunxi = await organisation(client, "云溪镇人民政府", "township_government", YUNXI_TOWN)
+    admin = await staff(client, "yunxi_admin", "township_admin", YUNXI_TOWN)
+    await staff(client, "clerk", "township_staff", YUNXI_TOWN)
+    clerk = await account_id("clerk")
+    for joined in (shimen, yunxi):
+        assert (await client.post(members_path(clerk), json={"organisation": joined}, headers=ADMIN)).status_code == 201
+    listed = await client.get(members_path(clerk), headers=admin)
+    assert [m["organisation"]["id"] for m in listed.json()] == [yunxi]
+    assert "石门" not in listed.text
+    stranger = await organisation(client, "石门茶叶合作社", "other", SHIMEN_TOWN)  # the clerk is no member
+    ended = [(await client.delete(members_path(clerk, joined), headers=admin)).status_code for joined in (shimen, stranger)]
+    assert ended == [404, 404]  # the same answer, member or not
+    assert (await client.delete(members_path(clerk, shimen), headers=ADMIN)).status_code == 204
+
+
 async def test_memberships_need_account_permissions(client: AppClient) -> None:
     yunxi = await organisation(client, "云溪镇人民政府", "township_government", YUNXI_TOWN)
     clerk = await staff(client, "clerk", "township_staff", YUNXI_TOWN)

@@ -63,10 +63,13 @@ async def _requested_area(principal: Principal, dataset: Dataset, code: str) -> 
 
 
 async def request_agreement(principal: Principal, data: AgreementIn) -> Agreement:
-    """Ask, for an organisation the caller acts for, to read ``fields`` of a dataset in ``areas``."""
+    """Ask, for an organisation the caller acts for, to read ``fields`` of a dataset in ``areas``.
+
+    A dataset the caller cannot ask for is a 404 whoever it names as grantee.
+    """
+    dataset = await _requestable(principal, data.dataset)
     if data.organisation not in principal.organisations:
         raise Forbidden(_("You do not act for this organisation"), field="organisation")
-    dataset = await _requestable(principal, data.dataset)
     fields = await _known_fields(dataset, data.fields)
     areas = [await _requested_area(principal, dataset, code) for code in dict.fromkeys(data.areas)]
     if data.expires_at.tzinfo is None or data.expires_at <= now():

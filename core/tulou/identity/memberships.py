@@ -18,8 +18,10 @@ from tulou.i18n import gettext as _
 from tulou.identity.account_admin import get_account
 from tulou.identity.accounts_models import AccountMembership
 from tulou.identity.models import Organisation
+from tulou.identity.scope import within
 from tulou.security.principal import Principal
 from tulou.security.principal_cache import principals_changed
+
 
 async def _joinable(principal: Principal, organisation_id: int) -> Organisation:
     """The organisation, if the caller manages accounts in its area; as unknown otherwise."""
@@ -30,8 +32,11 @@ async def _joinable(principal: Principal, organisation_id: int) -> Organisation:
 
 
 async def memberships_of(principal: Principal, account_id: int) -> list[AccountMembership]:
+    """The account's memberships of organisations in the caller's areas: like its role bindings,
+    those the county made elsewhere are not the caller's to see."""
     account = await get_account(principal, account_id)
-    return await AccountMembership.filter(account_id=account.id).select_related("organisation").order_by("id")
+    return await AccountMembership.filter(within(principal, "organisation__area_id"), account_id=account.id) \
+        .select_related("organisation").order_by("id")
 
 
 async def add_membership(principal: Principal, account_id: int, organisation_id: int) -> AccountMembership:
@@ -57,10 +62,11 @@ async def add_membership(principal: Principal, account_id: int, organisation_id:
 async def remove_membership(principal: Principal, account_id: int, organisation_id: int) -> None:
     """End a membership under the same rule as adding it; every process forgets the old rights at once."""
     account = await get_account(principal, account_id)
-    membership = await AccountMembership.get_or_none(account_id=account.id, organisation_id=organisation_id)
-    if membership is None:
-        raise NotFound(_("Membership not found"), field="organisation_id")
-    organisation = await _joinable(principal, organisation_id)
+    membership = await AccountMembership.get_or_none(account_id=account.id, organisation_id=organisation_id) \
+        .select_related("organisation")
+    if membership is None or not principal.covers(membership.organisation.area_id):
+        raise NotFound(_("Membership not found"), field="organisation_id")  # one answer: no telling what lies outside
+    organisation = membership.organisation
     async with in_transaction():
         await membership.delete()
         await record_audit(

@@ -27,6 +27,7 @@ import contextlib
 import logging
 import os
 import time
+import uuid
 import weakref
 from pathlib import Path
 from typing import Protocol
@@ -102,8 +103,11 @@ class StampFileSignal:
 
 
 def touch_stamp(path: Path) -> None:
-    """Replace the stamp file atomically, so a reader never sees it missing or half-written."""
-    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    """Replace the stamp file atomically, so a reader never sees it missing or half-written.
+
+    The temporary file is the call's own: threads of one process may touch the stamp at once.
+    """
+    temporary = path.with_name(f"{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
     temporary.write_text(f"{time.time_ns()}\n")
     os.replace(temporary, path)
 

@@ -8,7 +8,7 @@ from typing import Any
 from tulou.plugins.registrations import ModelsRegistration
 
 CORE_APP = "tulou"
-CORE_MODELS = ["tulou.areas.models", "tulou.modules.models", "tulou.jobs.models", "tulou.audit.models", "tulou.identity.models", "tulou.identity.accounts_models"]
+CORE_MODELS = ["tulou.areas.models", "tulou.modules.models", "tulou.jobs.models", "tulou.audit.models", "tulou.identity.models", "tulou.identity.accounts_models", "tulou.devices.models"]
 CORE_MIGRATIONS = "tulou.db.migrations"
 
 

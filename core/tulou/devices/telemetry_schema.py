@@ -1,0 +1,186 @@
+"""What a device model says its telemetry looks like, and the validators compiled from it.
+
+A model's telemetry is a flat map of property names to specs written as JSON Schema
+fragments a vendor can read: ``{"type": "number", "unit": "CEL", "minimum": -40,
+"maximum": 85}``. Each spec becomes one plain Python closure, compiled once per model
+version: for flat readings a closure is a few times faster than any JSON Schema library
+(see standards/devices/), and it hands back the value in the form it is stored in.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+PROPERTY_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+PROPERTY_TYPES = ("number", "integer", "boolean", "string")
+SPEC_KEYS = frozenset({"type", "unit", "minimum", "maximum", "description", "maxLength"})
+MAX_STRING = 256
+MAX_PROPERTIES = 200
+
+#: What a stored reading of one property is: (number or None, text or None).
+Stored = tuple[float | None, str | None]
+
+
+class Rejected(Exception):
+    """A value its property does not admit; ``reason`` is a stable code, the rest fills the message."""
+
+    def __init__(self, reason: str, **detail: Any) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.detail = detail
+
+
+class SchemaError(ValueError):
+    """A model's telemetry schema is not one the core can check readings against."""
+
+
+@dataclass(frozen=True)
+class PropertySpec:
+    """One property of a model: its JSON type, unit (UN/CEFACT code or free text) and range."""
+
+    name: str
+    type: str
+    unit: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+    max_length: int = MAX_STRING
+    description: str = ""
+
+    @property
+    def numeric(self) -> bool:
+        return self.type in ("number", "integer", "boolean")
+
+    def as_json(self) -> dict[str, Any]:
+        """The spec as the JSON Schema fragment it was written as, without defaults."""
+        fragment: dict[str, Any] = {"type": self.type}
+        for key, value in (("unit", self.unit), ("description", self.description)):
+            if value:
+                fragment[key] = value
+        for key, value in (("minimum", self.minimum), ("maximum", self.maximum)):
+            if value is not None:
+                fragment[key] = value
+        if self.type == "string" and self.max_length != MAX_STRING:
+            fragment["maxLength"] = self.max_length
+        return fragment
+
+
+def _bound(name: str, key: str, value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise SchemaError(f"property {name!r}: {key} must be a finite number")
+    return value
+
+
+def parse_property(name: str, fragment: object) -> PropertySpec:
+    """One property spec from its JSON form; :class:`SchemaError` says what is wrong."""
+    if not PROPERTY_NAME.match(name):
+        raise SchemaError(f"property name {name!r} must be a letter then letters, digits or '_', 64 at most")
+    if not isinstance(fragment, Mapping):
+        raise SchemaError(f"property {name!r} must be an object such as {{\"type\": \"number\"}}")
+    unknown = sorted(set(fragment) - SPEC_KEYS)
+    if unknown:
+        raise SchemaError(f"property {name!r}: unknown keys {', '.join(unknown)}")
+    kind = fragment.get("type")
+    if kind not in PROPERTY_TYPES:
+        raise SchemaError(f"property {name!r}: type must be one of {', '.join(PROPERTY_TYPES)}")
+    minimum = _bound(name, "minimum", fragment.get("minimum"))
+    maximum = _bound(name, "maximum", fragment.get("maximum"))
+    if (minimum is not None or maximum is not None) and kind not in ("number", "integer"):
+        raise SchemaError(f"property {name!r}: only numbers have a range")
+    if minimum is not None and maximum is not None and minimum > maximum:
+        raise SchemaError(f"property {name!r}: minimum is above maximum")
+    max_length = fragment.get("maxLength", MAX_STRING)
+    if kind != "string" and "maxLength" in fragment or not isinstance(max_length, int) or not 1 <= max_length <= MAX_STRING:
+        raise SchemaError(f"property {name!r}: maxLength is for strings, 1 to {MAX_STRING}")
+    unit, description = fragment.get("unit", ""), fragment.get("description", "")
+    if not isinstance(unit, str) or len(unit) > 32 or not isinstance(description, str) or len(description) > 500:
+        raise SchemaError(f"property {name!r}: unit is text of 32 characters at most, description 500")
+    return PropertySpec(name, kind, unit, minimum, maximum, max_length, description)
+
+
+def parse_properties(telemetry: object) -> dict[str, PropertySpec]:
+    """A model's whole telemetry schema, property by property."""
+    if not isinstance(telemetry, Mapping):
+        raise SchemaError("telemetry must be an object mapping property names to specs")
+    if len(telemetry) > MAX_PROPERTIES:
+        raise SchemaError(f"a model has {MAX_PROPERTIES} properties at most")
+    return {name: parse_property(name, fragment) for name, fragment in telemetry.items()}
+
+
+def schema_json(properties: Mapping[str, PropertySpec]) -> dict[str, dict[str, Any]]:
+    return {name: spec.as_json() for name, spec in properties.items()}
+
+
+# -- validators ----------------------------------------------------------------------
+
+#: A compiled check of one property: the value as stored, or :class:`Rejected`.
+Check = Callable[[object], Stored]
+
+
+def _in_range(spec: PropertySpec, number: float) -> None:
+    if spec.minimum is not None and number < spec.minimum:
+        raise Rejected("below_minimum", value=number, limit=spec.minimum)
+    if spec.maximum is not None and number > spec.maximum:
+        raise Rejected("above_maximum", value=number, limit=spec.maximum)
+
+
+def _number_check(spec: PropertySpec) -> Check:
+    bounded = spec.minimum is not None or spec.maximum is not None
+
+    def check(value: object) -> Stored:
+        if value.__class__ is not float and value.__class__ is not int:  # bool is not a number here
+            raise Rejected("wrong_type", expected="number")
+        if bounded:
+            _in_range(spec, value)  # type: ignore[arg-type]
+        return float(value), None  # type: ignore[arg-type]
+
+    return check
+
+
+def _integer_check(spec: PropertySpec) -> Check:
+    def check(value: object) -> Stored:
+        if value.__class__ is float and value.is_integer():  # type: ignore[attr-defined]
+            value = int(value)  # type: ignore[arg-type]
+        if value.__class__ is not int:
+            raise Rejected("wrong_type", expected="integer")
+        _in_range(spec, value)  # type: ignore[arg-type]
+        return float(value), None  # type: ignore[arg-type]
+
+    return check
+
+
+def _boolean_check(spec: PropertySpec) -> Check:
+    def check(value: object) -> Stored:
+        if value is True:
+            return 1.0, None
+        if value is False:
+            return 0.0, None
+        raise Rejected("wrong_type", expected="boolean")
+
+    return check
+
+
+def _string_check(spec: PropertySpec) -> Check:
+    def check(value: object) -> Stored:
+        if value.__class__ is not str:
+            raise Rejected("wrong_type", expected="string")
+        if len(value) > spec.max_length:  # type: ignore[arg-type]
+            raise Rejected("too_long", limit=spec.max_length)
+        return None, value  # type: ignore[return-value]
+
+    return check
+
+
+_COMPILERS: dict[str, Callable[[PropertySpec], Check]] = {
+    "number": _number_check, "integer": _integer_check, "boolean": _boolean_check, "string": _string_check,
+}
+
+
+def compile_checks(properties: Mapping[str, PropertySpec]) -> dict[str, Check]:
+    """One closure per property, built once per model version and reused for every reading."""
+    return {name: _COMPILERS[spec.type](spec) for name, spec in properties.items()}

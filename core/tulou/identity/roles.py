@@ -27,11 +27,13 @@ CORE_PERMISSIONS = (
     "modules:manage", "audit:read", "person:read", "person:read_sensitive", "person:write",
     "household:read", "household:write", "organisation:read", "organisation:write",
     "account:read", "account:write", "role:grant", "role:manage", "client:read", "client:write",
+    "device:read", "device:write", "device_model:manage", "telemetry:read",
 )
 
-#: Left to the county: reading full resident numbers, and defining roles, which would let
-#: a township shape what every other township's staff may be granted.
-COUNTY_ONLY = ("person:read_sensitive", "role:manage")
+#: Left to the county: reading full resident numbers, defining roles, which would let
+#: a township shape what every other township's staff may be granted, and device models,
+#: which every township's devices are checked against.
+COUNTY_ONLY = ("person:read_sensitive", "role:manage", "device_model:manage")
 
 
 @dataclass(frozen=True)
@@ -50,11 +52,13 @@ BUILTIN_ROLES = (
     ),
     BuiltinRole(
         "township_staff", N_("Township staff"),
-        ("person:read", "person:write", "household:read", "household:write", "organisation:read"), "all",
+        ("person:read", "person:write", "household:read", "household:write", "organisation:read",
+         "device:read", "device:write", "telemetry:read"), "all",
     ),
     BuiltinRole(
         "village_committee", N_("Village committee"),
-        ("person:read", "household:read", "household:write", "organisation:read"), "read",
+        ("person:read", "household:read", "household:write", "organisation:read", "device:read", "telemetry:read"),
+        "read",
     ),
     BuiltinRole("data_steward", N_("Data steward"), ("person:read", "person:read_sensitive", "household:read")),
     BuiltinRole("auditor", N_("Auditor"), ("audit:read", "account:read", "organisation:read")),

@@ -1,0 +1,120 @@
+"""Group commit: concurrent requests' readings written together, each request answered once its rows are durable.
+
+Requests hand their rows to the one writer of the process and wait. The writer
+takes everything waiting, writes it in one transaction and wakes each request when
+that transaction has committed, so an acknowledged reading is on disk, and many
+small requests cost one commit. A lone small group waits ``flush_linger_ms`` for
+company first. The queue is bounded: past ``max_pending_rows`` a request is refused
+at once with 503 and Retry-After rather than left to wait without end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from tulou.devices import clock
+from tulou.devices.models import DeviceEventRecord
+from tulou.devices.telemetry_store import Row, TelemetryStore
+from tulou.errors import Unavailable
+from tulou.i18n import gettext as _
+from tulou.plugins.manager import describe_error
+from tulou.settings import DeviceSettings
+
+log = logging.getLogger(__name__)
+RETRY_AFTER_SECONDS = 1
+
+
+class Overloaded(Unavailable):
+    """The writer has more waiting than it may hold: try again shortly."""
+
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}  # type: ignore[assignment]
+
+
+@dataclass
+class _Group:
+    """Rows waiting for the next commit, and the requests waiting for them."""
+
+    rows: list[Row] = field(default_factory=list)
+    waiting: list[asyncio.Future[None]] = field(default_factory=list)
+
+
+class TelemetryWriter:
+    """The one task per process that writes readings; :meth:`write` returns when they are committed."""
+
+    def __init__(
+        self, store: TelemetryStore, settings: DeviceSettings,
+        on_events: Callable[[list[DeviceEventRecord]], Awaitable[None]] | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self._on_events = on_events
+        self._group = _Group()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._announcing: set[asyncio.Task[None]] = set()
+
+    @property
+    def pending_rows(self) -> int:
+        return len(self._group.rows)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="tulou-telemetry-writer")
+
+    async def stop(self) -> None:
+        """Write what is waiting, then stop."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._group.rows:
+            await self._flush()
+        for task in list(self._announcing):
+            with contextlib.suppress(Exception):
+                await task
+
+    async def write(self, rows: Sequence[Row]) -> None:
+        """Queue ``rows`` and return once they are committed; 503 if the queue is full or the write failed."""
+        if not rows:
+            return
+        if self._task is None:
+            raise Unavailable(_("Telemetry cannot be stored now"))
+        if len(self._group.rows) + len(rows) > self.settings.max_pending_rows:
+            raise Overloaded(_("Too many readings are waiting to be stored; retry in a moment"))
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._group.rows.extend(rows)
+        self._group.waiting.append(done)
+        self._wake.set()
+        await asyncio.shield(done)
+
+    async def _run(self) -> None:
+        linger = self.settings.flush_linger_ms / 1000
+        while True:
+            await self._wake.wait()
+            if linger and len(self._group.rows) < self.settings.flush_rows:
+                await asyncio.sleep(linger)
+            await self._flush()
+
+    async def _flush(self) -> None:
+        group, self._group = self._group, _Group()
+        self._wake.clear()
+        try:
+            events = await self.store.write(group.rows, clock.now())
+        except Exception as error:  # noqa: BLE001 - every waiting request is told, none is acknowledged
+            log.error("telemetry write of %d rows failed: %s", len(group.rows), describe_error(error))
+            failure = Unavailable(_("Telemetry cannot be stored now; retry later"))
+            for waiter in group.waiting:
+                if not waiter.done():
+                    waiter.set_exception(failure)
+            return
+        for waiter in group.waiting:
+            if not waiter.done():
+                waiter.set_result(None)
+        if events and self._on_events is not None:
+            task = asyncio.create_task(self._on_events(events))
+            self._announcing.add(task)
+            task.add_done_callback(self._announcing.discard)

@@ -21,10 +21,11 @@ if TYPE_CHECKING:
     from tulou.platform import Platform
 
 SILENT = {
-    "postgres": ("UPDATE core_device SET connection = 'offline' WHERE model_id = $1 AND connection = 'online' "
-                 "AND last_seen_at < $2 RETURNING id, last_seen_at"),
+    # Wrapped in WITH: Tortoise's asyncpg client drops what a statement starting with UPDATE returns.
+    "postgres": ("WITH flipped AS (UPDATE core_device SET connection = 'offline' WHERE model_id = $1 "
+                 "AND connection = 'online' AND last_seen_at < $2 RETURNING id) SELECT id FROM flipped"),
     "sqlite": ("UPDATE core_device SET connection = 'offline' WHERE model_id = ? AND connection = 'online' "
-               "AND last_seen_at < ? RETURNING id, last_seen_at"),
+               "AND last_seen_at < ? RETURNING id"),
 }
 
 

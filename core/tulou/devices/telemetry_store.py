@@ -93,7 +93,9 @@ class PostgresTelemetryStore:
         "text_value = EXCLUDED.text_value WHERE core_telemetry_latest.ts <= EXCLUDED.ts"
     )
     SEEN = "UPDATE core_device SET last_seen_at = $1 WHERE id = ANY($2::int[])"
-    ONLINE = "UPDATE core_device SET connection = 'online' WHERE id = ANY($1::int[]) AND connection <> 'online' RETURNING id"
+    # Wrapped in WITH: Tortoise's asyncpg client drops what a statement starting with UPDATE returns.
+    ONLINE = ("WITH flipped AS (UPDATE core_device SET connection = 'online' WHERE id = ANY($1::int[]) "
+              "AND connection <> 'online' RETURNING id) SELECT id FROM flipped")
 
     def encode_time(self, moment: datetime) -> datetime:
         return moment

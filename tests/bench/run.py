@@ -1,5 +1,7 @@
 """Benchmarks for the ring, printed as ratios against a baseline measured in the same run.
 
+Telemetry ingest has its own script, tests/bench/telemetry.py, which ``make bench`` runs next.
+
 1. Requests/s of a plugin route through the module gate vs the bare ``/healthz``
    route, same server, same run (goal: ratio >= 0.6).
 2. Requests/s of the same plugin route behind ``requires(...)``, called with a staff

@@ -143,10 +143,10 @@ async def test_a_full_queue_answers_503_with_retry_after(serve: Any) -> None:
         release, entered = asyncio.Event(), asyncio.Event()
         original = store.write
 
-        async def held_write(rows: Any, seen_at: Any) -> Any:
+        async def held_write(rows: Any, latest: Any, seen_at: Any) -> Any:
             entered.set()
             await release.wait()
-            return await original(rows, seen_at)
+            return await original(rows, latest, seen_at)
 
         store.write = held_write
         first = asyncio.create_task(send(client, device["token"], {"readings": [{"values": {"moisture": 1}}] * 600}))

@@ -36,7 +36,8 @@ class CompiledModel:
     model_id: int
     version: int
     specs: dict[str, PropertySpec]
-    checks: dict[str, tuple[int, Check]]
+    #: Property name to (property number, check, whether the value is text).
+    checks: dict[str, tuple[int, Check, bool]]
 
 
 async def property_ids(names: Iterable[str]) -> dict[str, int]:
@@ -56,7 +57,9 @@ async def compile_model(model: DeviceModel) -> CompiledModel:
     specs = parse_properties(model.properties)
     ids = await property_ids(specs)
     checks = compile_checks(specs)
-    return CompiledModel(model.id, model.version, specs, {name: (ids[name], checks[name]) for name in specs})
+    return CompiledModel(model.id, model.version, specs, {
+        name: (ids[name], checks[name], spec.type == "string") for name, spec in specs.items()
+    })
 
 
 class ModelCache:
@@ -86,9 +89,10 @@ class ModelCache:
 
 @dataclass
 class Checked:
-    """The rows of the readings that passed, and a problem entry for each reason one did not."""
+    """The rows of the readings that passed, the newest row of each property, and why the others did not."""
 
     rows: list[Row] = field(default_factory=list)
+    latest: dict[tuple[int, int], Row] = field(default_factory=dict)
     accepted: int = 0
     problems: list[dict[str, Any]] = field(default_factory=list)
 
@@ -138,6 +142,45 @@ def _reading_problem(index: int, reading: ReadingIn, sender: str, now: datetime,
     return None
 
 
+def _checked_values(
+    index: int, values: dict[str, Any], device_id: int, ts: Any, checks: dict[str, tuple[int, Check, bool]],
+    problems: list[dict[str, Any]],
+) -> list[Row] | None:
+    """The rows of one reading, or None (its problems noted) if any value is refused: this is the hot loop."""
+    rows: list[Row] = []
+    append, refused = rows.append, False
+    for name, value in values.items():
+        entry = checks.get(name)
+        if entry is None:
+            problems.append(_problem(index, name, "unknown_property"))
+            refused = True
+            continue
+        number, check, is_text = entry
+        try:
+            stored = check(value)
+        except Rejected as rejection:
+            problems.append(_problem(index, name, rejection.reason, **rejection.detail))
+            refused = True
+            continue
+        append((device_id, number, ts, None, stored) if is_text else (device_id, number, ts, stored, None))
+    return None if refused else rows
+
+
+def newest_rows(readings: list[tuple[Any, list[Row]]], properties: int) -> dict[tuple[int, int], Row]:
+    """The newest row of each property among one device's accepted readings, later ones winning ties.
+
+    Going through whole readings from the newest down usually stops after the first,
+    once all ``properties`` are seen: cheaper than comparing every row.
+    """
+    newest: dict[tuple[int, int], Row] = {}
+    for _order, rows in sorted(((ts, position), rows) for position, (ts, rows) in enumerate(readings))[::-1]:
+        for row in rows:
+            newest.setdefault((row[0], row[1]), row)
+        if len(newest) == properties:
+            break
+    return newest
+
+
 def check_readings(
     readings: list[ReadingIn], sender: DeviceCredential, model: CompiledModel, now: datetime, ahead: timedelta,
     encode_time: Callable[[datetime], Any],
@@ -145,29 +188,18 @@ def check_readings(
     """Turn readings into rows; a reading with any bad value is refused whole, with every reason."""
     result, checks, device_id = Checked(), model.checks, sender.device_id
     default_time = encode_time(now)
+    accepted: list[tuple[Any, list[Row]]] = []
     for index, reading in enumerate(readings):
         if (problem := _reading_problem(index, reading, sender.uid, now, ahead)) is not None:
             result.problems.append(problem)
             continue
         ts = default_time if reading.t is None else encode_time(reading.t)
-        rows: list[Row] = []
-        refused = False
-        for name, value in reading.values.items():
-            entry = checks.get(name)
-            if entry is None:
-                result.problems.append(_problem(index, name, "unknown_property"))
-                refused = True
-                continue
-            try:
-                number, text = entry[1](value)
-            except Rejected as rejection:
-                result.problems.append(_problem(index, name, rejection.reason, **rejection.detail))
-                refused = True
-                continue
-            rows.append((device_id, entry[0], ts, number, text))
-        if not refused:
+        rows = _checked_values(index, reading.values, device_id, ts, checks, result.problems)
+        if rows is not None:
+            accepted.append((ts, rows))
             result.rows.extend(rows)
-            result.accepted += 1
+    result.accepted = len(accepted)
+    result.latest = newest_rows(accepted, len(checks))
     return result
 
 

@@ -58,7 +58,7 @@ class DeviceRuntime:
         model = await self.models.for_device(sender)
         ahead = timedelta(seconds=self.settings.future_tolerance_seconds)
         checked = check_readings(readings, sender, model, clock.now(), ahead, self.store.encode_time)
-        await self.writer.write(checked.rows)
+        await self.writer.write(checked.rows, checked.latest)
         if checked.problems:
             refused = len({problem["index"] for problem in checked.problems})
             raise RejectedReadings(checked.accepted, refused, checked.problems)

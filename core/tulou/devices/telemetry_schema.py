@@ -21,10 +21,6 @@ SPEC_KEYS = frozenset({"type", "unit", "minimum", "maximum", "description", "max
 MAX_STRING = 256
 MAX_PROPERTIES = 200
 
-#: What a stored reading of one property is: (number or None, text or None).
-Stored = tuple[float | None, str | None]
-
-
 class Rejected(Exception):
     """A value its property does not admit; ``reason`` is a stable code, the rest fills the message."""
 
@@ -118,60 +114,66 @@ def schema_json(properties: Mapping[str, PropertySpec]) -> dict[str, dict[str, A
 
 # -- validators ----------------------------------------------------------------------
 
-#: A compiled check of one property: the value as stored, or :class:`Rejected`.
-Check = Callable[[object], Stored]
+#: A compiled check of one property: the value as its column stores it, or :class:`Rejected`.
+#: Numbers (booleans as 1 and 0) go to the number column, strings to the text column.
+Check = Callable[[Any], Any]
 
 
-def _in_range(spec: PropertySpec, number: float) -> None:
-    if spec.minimum is not None and number < spec.minimum:
-        raise Rejected("below_minimum", value=number, limit=spec.minimum)
-    if spec.maximum is not None and number > spec.maximum:
-        raise Rejected("above_maximum", value=number, limit=spec.maximum)
+def _out_of_range(spec: PropertySpec, value: float) -> Rejected:
+    if spec.minimum is not None and value < spec.minimum:
+        return Rejected("below_minimum", value=value, limit=spec.minimum)
+    return Rejected("above_maximum", value=value, limit=spec.maximum)
 
 
 def _number_check(spec: PropertySpec) -> Check:
-    bounded = spec.minimum is not None or spec.maximum is not None
+    low = -math.inf if spec.minimum is None else spec.minimum
+    high = math.inf if spec.maximum is None else spec.maximum
 
-    def check(value: object) -> Stored:
-        if value.__class__ is not float and value.__class__ is not int:  # bool is not a number here
+    def check(value: Any) -> Any:
+        kind = value.__class__
+        if kind is not float and kind is not int:  # bool is not a number here
             raise Rejected("wrong_type", expected="number")
-        if bounded:
-            _in_range(spec, value)  # type: ignore[arg-type]
-        return float(value), None  # type: ignore[arg-type]
+        if not low <= value <= high:
+            raise _out_of_range(spec, value)
+        return value
 
     return check
 
 
 def _integer_check(spec: PropertySpec) -> Check:
-    def check(value: object) -> Stored:
-        if value.__class__ is float and value.is_integer():  # type: ignore[attr-defined]
-            value = int(value)  # type: ignore[arg-type]
+    low = -math.inf if spec.minimum is None else spec.minimum
+    high = math.inf if spec.maximum is None else spec.maximum
+
+    def check(value: Any) -> Any:
+        if value.__class__ is float and value.is_integer():
+            value = int(value)
         if value.__class__ is not int:
             raise Rejected("wrong_type", expected="integer")
-        _in_range(spec, value)  # type: ignore[arg-type]
-        return float(value), None  # type: ignore[arg-type]
+        if not low <= value <= high:
+            raise _out_of_range(spec, value)
+        return value
 
     return check
 
 
 def _boolean_check(spec: PropertySpec) -> Check:
-    def check(value: object) -> Stored:
+    def check(value: Any) -> Any:
         if value is True:
-            return 1.0, None
+            return 1.0
         if value is False:
-            return 0.0, None
+            return 0.0
         raise Rejected("wrong_type", expected="boolean")
 
     return check
 
 
 def _string_check(spec: PropertySpec) -> Check:
-    def check(value: object) -> Stored:
+    def check(value: Any) -> Any:
         if value.__class__ is not str:
             raise Rejected("wrong_type", expected="string")
-        if len(value) > spec.max_length:  # type: ignore[arg-type]
+        if len(value) > spec.max_length:
             raise Rejected("too_long", limit=spec.max_length)
-        return None, value  # type: ignore[return-value]
+        return value
 
     return check
 

@@ -58,21 +58,11 @@ class TelemetryStore(Protocol):
 
     def decode_time(self, stored: Any) -> datetime: ...
 
-    async def write(self, rows: Sequence[Row], seen_at: datetime) -> list[DeviceEventRecord]:
-        """Store the rows, move the latest values, mark the senders seen; the connection events it caused."""
+    async def write(self, rows: Sequence[Row], latest: Sequence[Row], seen_at: datetime) -> list[DeviceEventRecord]:
+        """Store the rows, move the latest values to ``latest`` (one row per device and property, in key order,
+        so concurrent writers lock rows in one order), mark the senders seen; the connection events it caused."""
 
     async def series(self, query: SeriesQuery) -> list[Point]: ...
-
-
-def newest_per_property(rows: Iterable[Row]) -> list[Row]:
-    """The newest row of each (device, property), sorted so concurrent writers lock rows in one order."""
-    newest: dict[tuple[int, int], Row] = {}
-    for row in rows:
-        key = (row[0], row[1])
-        held = newest.get(key)
-        if held is None or held[2] <= row[2]:
-            newest[key] = row
-    return [newest[key] for key in sorted(newest)]
 
 
 async def _came_online(client: BaseDBAsyncClient, sql: str, values: list[Any], at: datetime) -> list[DeviceEventRecord]:
@@ -103,8 +93,7 @@ class PostgresTelemetryStore:
     def decode_time(self, stored: datetime) -> datetime:
         return stored
 
-    async def write(self, rows: Sequence[Row], seen_at: datetime) -> list[DeviceEventRecord]:
-        latest = newest_per_property(rows)
+    async def write(self, rows: Sequence[Row], latest: Sequence[Row], seen_at: datetime) -> list[DeviceEventRecord]:
         devices = sorted({row[0] for row in latest})
         async with in_transaction() as client:
             async with client.acquire_connection() as connection:
@@ -151,9 +140,9 @@ class SqliteTelemetryStore:
     def decode_time(self, stored: int) -> datetime:
         return EPOCH + stored * MICROSECOND
 
-    async def write(self, rows: Sequence[Row], seen_at: datetime) -> list[DeviceEventRecord]:
+    async def write(self, rows: Sequence[Row], latest: Sequence[Row], seen_at: datetime) -> list[DeviceEventRecord]:
         # The latest table is the ORM's, which keeps time as ISO text in UTC: compared as text, it sorts as time.
-        latest = [(d, p, self.decode_time(ts), v, t) for d, p, ts, v, t in newest_per_property(rows)]
+        latest = [(d, p, self.decode_time(ts), v, t) for d, p, ts, v, t in latest]
         devices = sorted({row[0] for row in latest})
         async with in_transaction() as client:
             await client.execute_many(self.INSERT, rows)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from tulou.devices import clock
@@ -39,7 +39,15 @@ class _Group:
     """Rows waiting for the next commit, and the requests waiting for them."""
 
     rows: list[Row] = field(default_factory=list)
+    latest: dict[tuple[int, int], Row] = field(default_factory=dict)
     waiting: list[asyncio.Future[None]] = field(default_factory=list)
+
+    def add(self, rows: Sequence[Row], latest: Mapping[tuple[int, int], Row]) -> None:
+        self.rows.extend(rows)
+        held = self.latest
+        for key, row in latest.items():
+            if key not in held or held[key][2] <= row[2]:
+                held[key] = row
 
 
 class TelemetryWriter:
@@ -77,8 +85,9 @@ class TelemetryWriter:
             with contextlib.suppress(Exception):
                 await task
 
-    async def write(self, rows: Sequence[Row]) -> None:
-        """Queue ``rows`` and return once they are committed; 503 if the queue is full or the write failed."""
+    async def write(self, rows: Sequence[Row], latest: Mapping[tuple[int, int], Row]) -> None:
+        """Queue ``rows`` (``latest``: the newest of each property among them) and return once they are
+        committed; 503 if the queue is full or the write failed."""
         if not rows:
             return
         if self._task is None:
@@ -86,7 +95,7 @@ class TelemetryWriter:
         if len(self._group.rows) + len(rows) > self.settings.max_pending_rows:
             raise Overloaded(_("Too many readings are waiting to be stored; retry in a moment"))
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._group.rows.extend(rows)
+        self._group.add(rows, latest)
         self._group.waiting.append(done)
         self._wake.set()
         await asyncio.shield(done)
@@ -103,7 +112,7 @@ class TelemetryWriter:
         group, self._group = self._group, _Group()
         self._wake.clear()
         try:
-            events = await self.store.write(group.rows, clock.now())
+            events = await self.store.write(group.rows, [group.latest[key] for key in sorted(group.latest)], clock.now())
         except Exception as error:  # noqa: BLE001 - every waiting request is told, none is acknowledged
             log.error("telemetry write of %d rows failed: %s", len(group.rows), describe_error(error))
             failure = Unavailable(_("Telemetry cannot be stored now; retry later"))

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import secrets
 import sqlite3
 import subprocess
@@ -34,7 +33,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from run import ADMIN, TULOU, free_port, server, sign_in, wait_ready
+from run import ADMIN, DURATION, TULOU, free_port, server, sign_in, wait_ready, wrk
 
 VILLAGE = "350899100201"
 MODEL = "bench.sensor10"
@@ -43,8 +42,6 @@ READINGS_PER_REQUEST = 500
 ROWS_PER_REQUEST = READINGS_PER_REQUEST * len(PROPERTIES)
 DEVICES = 8
 BASELINE_BATCHES = 200
-DURATION = os.environ.get("BENCH_DURATION", "5s")
-CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
 PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 START = datetime(2025, 6, 1, tzinfo=timezone.utc)
 
@@ -108,14 +105,7 @@ def wrk_ingest(base: str, tokens: list[str], body_path: Path, workdir: Path) -> 
         '  return wrk.format("POST", "/api/v1/telemetry", headers, body)\n'
         "end\n"
     )
-    output = subprocess.run(
-        ["wrk", "-t", "1", "-c", str(CONNECTIONS), "-d", DURATION, "-s", str(script), base],
-        capture_output=True, text=True, timeout=300, check=True,
-    ).stdout
-    match = re.search(r"Requests/sec:\s+([\d.]+)", output)
-    if not match or "Non-2xx" in output:
-        raise RuntimeError(f"wrk failed:\n{output}")
-    return float(match.group(1))
+    return wrk(base, script=script)
 
 
 def baseline_rows(device_ids: list[int], property_ids: list[int], encode: object) -> list[list[tuple]]:
@@ -288,7 +278,7 @@ def main() -> None:
             results.append(("PostgreSQL", "not reachable", f"set BENCH_PG_URL (tried {PG_URL})"))
     width = max(len(name) for name, _, _ in results)
     print(f"\ntelemetry: {READINGS_PER_REQUEST} readings x {len(PROPERTIES)} values per request, "
-          f"{DEVICES} devices, {CONNECTIONS} connections, {DURATION}; ratios of HTTP to raw inserts of the same rows")
+          f"{DEVICES} devices, 32 connections, {DURATION}; ratios of HTTP to raw inserts of the same rows")
     print(f"{'benchmark':<{width}}  {'measured':>16}  ratio")
     for name, measured, ratio in results:
         print(f"{name:<{width}}  {measured:>16}  {ratio}")

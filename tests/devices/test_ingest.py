@@ -160,3 +160,27 @@ async def test_a_full_queue_answers_503_with_retry_after(serve: Any) -> None:
         release.set()
         assert ((await first).status_code, (await second).status_code) == (200, 200)
         assert await raw_rows() == 1200
+
+
+async def test_stopping_finishes_the_write_under_way_and_refuses_new_ones(client: Any) -> None:
+    device = await register_device(client)
+    devices = client.app.state.devices
+    release, entered = asyncio.Event(), asyncio.Event()
+    original = devices.store.write
+
+    async def held_write(rows: Any, latest: Any, seen_at: Any) -> Any:
+        entered.set()
+        await release.wait()
+        return await original(rows, latest, seen_at)
+
+    devices.store.write = held_write
+    under_way = asyncio.create_task(send(client, device["token"], {"values": {"moisture": 1}}))
+    await entered.wait()
+    stopping = asyncio.create_task(devices.writer.stop())
+    while not devices.writer.stopping:
+        await asyncio.sleep(0.001)
+    refused = await send(client, device["token"], {"values": {"moisture": 2}})
+    assert refused.status_code == 503
+    release.set()
+    await stopping
+    assert (await under_way).status_code == 200 and await raw_rows() == 1

@@ -63,24 +63,28 @@ class TelemetryWriter:
         self._group = _Group()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._announcing: set[asyncio.Task[None]] = set()
 
     @property
     def pending_rows(self) -> int:
         return len(self._group.rows)
 
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
     def start(self) -> None:
+        self._stopping = False
         self._task = asyncio.create_task(self._run(), name="tulou-telemetry-writer")
 
     async def stop(self) -> None:
-        """Write what is waiting, then stop."""
+        """Finish the write under way and write what is waiting, then stop: no acknowledged request is left hanging."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            self._stopping = True
+            self._wake.set()
+            await self._task
             self._task = None
-        if self._group.rows:
-            await self._flush()
         for task in list(self._announcing):
             with contextlib.suppress(Exception):
                 await task
@@ -90,7 +94,7 @@ class TelemetryWriter:
         committed; 503 if the queue is full or the write failed."""
         if not rows:
             return
-        if self._task is None:
+        if self._task is None or self._stopping:
             raise Unavailable(_("Telemetry cannot be stored now"))
         if len(self._group.rows) + len(rows) > self.settings.max_pending_rows:
             raise Overloaded(_("Too many readings are waiting to be stored; retry in a moment"))
@@ -102,9 +106,12 @@ class TelemetryWriter:
 
     async def _run(self) -> None:
         linger = self.settings.flush_linger_ms / 1000
-        while True:
+        while not (self._stopping and not self._group.rows):
             await self._wake.wait()
-            if linger and len(self._group.rows) < self.settings.flush_rows:
+            if not self._group.rows:
+                self._wake.clear()
+                continue
+            if linger and not self._stopping and len(self._group.rows) < self.settings.flush_rows:
                 await asyncio.sleep(linger)
             await self._flush()
 

@@ -1,9 +1,9 @@
 """From a device's request to rows for the writer: each reading checked against the device's model.
 
 Bodies are decoded by msgspec straight into structs. Each model version is compiled
-once per process into a map of property name to (property number, check closure), so
-checking a reading is a dictionary lookup and a function call per value, and
-produces the stored row directly, with no ORM object on the way.
+once per process: the JSON Schema of a reading's values, checked by ``jsonschema-rs``
+in one call, and a check closure per property that names the fault when that call
+says no. Rows are built straight from the values, with no ORM object on the way.
 
 A batch is not all-or-nothing. Every reading that passes is stored; each one that
 does not is listed with its index and reasons in a 422 answer, which also says how
@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import jsonschema_rs
 from tortoise.exceptions import IntegrityError
 
 from tulou.devices.credentials import DeviceCredential
 from tulou.devices.models import DeviceModel, TelemetryProperty
-from tulou.devices.telemetry_schema import Check, PropertySpec, Rejected, compile_checks, parse_properties
+from tulou.devices.telemetry_schema import Check, PropertySpec, Rejected, compile_checks, parse_properties, values_schema
 from tulou.devices.telemetry_schemas import ReadingIn, TelemetryIn
 from tulou.devices.telemetry_store import Row
 from tulou.errors import Invalid
@@ -38,6 +39,18 @@ class CompiledModel:
     specs: dict[str, PropertySpec]
     #: Property name to (property number, check, whether the value is text).
     checks: dict[str, tuple[int, Check, bool]]
+    #: Whether a reading's values all pass, in one call: the fast path.
+    passes: Callable[[Any], bool]
+    numbers: dict[str, int]
+    texts: frozenset[str]
+
+    def rows(self, values: dict[str, Any], device_id: int, ts: Any) -> list[Row]:
+        """The rows of a reading whose values all passed."""
+        numbers, texts = self.numbers, self.texts
+        if not texts:
+            return [(device_id, numbers[name], ts, value, None) for name, value in values.items()]
+        return [(device_id, numbers[name], ts, None, value) if name in texts else
+                (device_id, numbers[name], ts, value, None) for name, value in values.items()]
 
 
 async def property_ids(names: Iterable[str]) -> dict[str, int]:
@@ -57,9 +70,13 @@ async def compile_model(model: DeviceModel) -> CompiledModel:
     specs = parse_properties(model.properties)
     ids = await property_ids(specs)
     checks = compile_checks(specs)
-    return CompiledModel(model.id, model.version, specs, {
-        name: (ids[name], checks[name], spec.type == "string") for name, spec in specs.items()
-    })
+    return CompiledModel(
+        model.id, model.version, specs,
+        checks={name: (ids[name], checks[name], spec.type == "string") for name, spec in specs.items()},
+        passes=jsonschema_rs.validator_for(values_schema(specs)).is_valid,
+        numbers={name: ids[name] for name in specs},
+        texts=frozenset(name for name, spec in specs.items() if spec.type == "string"),
+    )
 
 
 class ModelCache:
@@ -194,7 +211,10 @@ def check_readings(
             result.problems.append(problem)
             continue
         ts = default_time if reading.t is None else encode_time(reading.t)
-        rows = _checked_values(index, reading.values, device_id, ts, checks, result.problems)
+        if model.passes(reading.values):
+            rows: list[Row] | None = model.rows(reading.values, device_id, ts)
+        else:
+            rows = _checked_values(index, reading.values, device_id, ts, checks, result.problems)
         if rows is not None:
             accepted.append((ts, rows))
             result.rows.extend(rows)

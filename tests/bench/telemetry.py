@@ -210,7 +210,8 @@ def raw_row_count(url: str) -> int:
 
 
 def measure(database_url: str, workdir: Path, workers: int) -> tuple[tuple[float, float, float], float, int]:
-    """((batched, whole, unindexed) baseline rows/s, HTTP rows/s acknowledged, rows stored by the HTTP run) on one database."""
+    """On one database: the (batched, whole, unindexed) baseline rows/s, the HTTP rows/s acknowledged,
+    and the rows the HTTP run stored."""
     env, password = prepare(workdir, database_url)
     body = workdir / "batch.json"
     body.write_bytes(request_body())

@@ -160,6 +160,12 @@ TOWNSHIP_ROWS: dict[str, Callable[[str], Q]] = {
     "RoleBinding": _in_column("area_id"),
     "Role": lambda prefix: Q(),  # county-wide: no township's staff may redefine a role
     "Notice": _in_column("area_id"),
+    "DeviceModel": lambda prefix: Q(),  # county-wide: no township's staff may change a device model
+    "TelemetryProperty": lambda prefix: Q(),  # county-wide: the numbering of property names
+    "Device": _in_column("area_id"),
+    "ProvisioningKey": _in_column("area_id"),
+    "DeviceEventRecord": _in_column("device__area_id"),
+    "TelemetryLatest": _in_column("device__area_id"),
 }
 UNWATCHED = {"AuditHead": "the chain's head moves with every audit entry, wherever it is written"}
 

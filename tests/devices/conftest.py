@@ -74,7 +74,9 @@ def fake_clock() -> Iterator[FakeClock]:
 
 
 @pytest.fixture
-def serve(make_app: Callable[..., Litestar], field_plugin: FieldPlugin, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
+def serve(
+    make_app: Callable[..., Litestar], field_plugin: FieldPlugin, monkeypatch: pytest.MonkeyPatch,
+) -> Callable[..., Any]:
     """``async with serve() as client:`` runs an app with the field plugin and the demo county."""
     cheap_passwords(monkeypatch)
 

@@ -93,7 +93,9 @@ async def test_downsampling_every_property_leaves_out_text_unless_counting(clien
     ({"property": "humidity"}, "property"),
     ({"from": "2025-06-02T00:00:00Z", "to": "2025-06-01T00:00:00Z"}, "from"),
 ])
-async def test_bad_queries_name_the_parameter(client: Any, sensor: dict[str, Any], params: dict[str, Any], field: str) -> None:
+async def test_bad_queries_name_the_parameter(
+    client: Any, sensor: dict[str, Any], params: dict[str, Any], field: str,
+) -> None:
     response = await series(client, sensor["id"], **params)
     assert response.status_code == 422 and response.json()["errors"][0]["field"] == field
 

@@ -76,7 +76,8 @@ def model_out(model: DeviceModel) -> DeviceModelOut:
     return DeviceModelOut(
         id=model.key, category=model.category, manufacturer_name=model.manufacturer, brand_name=model.brand,
         model_name=model.model_name, description=model.description, controlled_property=sorted(model.properties),
-        telemetry=dict(sorted(model.properties.items())), heartbeat_seconds=model.heartbeat_seconds, supported_protocol=model.protocols,
+        telemetry=dict(sorted(model.properties.items())), heartbeat_seconds=model.heartbeat_seconds,
+        supported_protocol=model.protocols,
         source=f"plugin:{model.plugin}" if model.plugin else "county", version=model.version,
         date_modified=model.updated_at,
     )

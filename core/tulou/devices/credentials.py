@@ -119,7 +119,8 @@ async def authenticate_device(token: str | None, cache: DeviceTokenCache) -> Dev
 async def device_token(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
     """A guard admitting requests that carry a live device token; the route reads the device with :func:`sender`."""
     cache: DeviceTokenCache = connection.app.state.devices.tokens
-    connection.scope[DEVICE_KEY] = await authenticate_device(bearer_token(connection), cache)  # type: ignore[literal-required]
+    credential = await authenticate_device(bearer_token(connection), cache)
+    connection.scope[DEVICE_KEY] = credential  # type: ignore[literal-required]
 
 
 def sender(connection: ASGIConnection) -> DeviceCredential:

@@ -97,9 +97,6 @@ class ModelCache:
                 self._compiled[credential.model_id] = found
         return found
 
-    def forget(self) -> None:
-        self._compiled.clear()
-
 
 # -- checking readings -----------------------------------------------------------------
 

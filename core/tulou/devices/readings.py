@@ -15,7 +15,7 @@ from tulou.devices.models import Device, TelemetryLatest, TelemetryProperty
 from tulou.devices.registry import get_device
 from tulou.devices.telemetry_schema import PropertySpec, parse_properties
 from tulou.devices.telemetry_schemas import LatestOut, LatestValue, PointOut, SeriesOut, TelemetryOut
-from tulou.devices.telemetry_store import AGGREGATES, Point, SeriesQuery, TelemetryStore
+from tulou.devices.telemetry_store import AGGREGATES, SeriesPoint, SeriesQuery, TelemetryStore
 from tulou.errors import Invalid
 from tulou.i18n import gettext as _
 from tulou.security.principal import Principal
@@ -108,13 +108,16 @@ async def series(
                         series=_grouped(points, properties, raw=agg is None))
 
 
-def _grouped(points: list[Point], properties: dict[int, tuple[str, PropertySpec | None]], raw: bool) -> list[SeriesOut]:
+def _grouped(
+    points: list[SeriesPoint], properties: dict[int, tuple[str, PropertySpec | None]], raw: bool,
+) -> list[SeriesOut]:
     by_property: dict[int, list[PointOut]] = {number: [] for number in sorted(properties)}
     for point in points:
         spec = properties[point.property_id][1]
         value = _shown(spec, point.value, point.text) if raw else point.value
         by_property[point.property_id].append(PointOut(t=point.t, value=value))
-    return [
-        SeriesOut(property=properties[number][0], points=found, unit=properties[number][1].unit if properties[number][1] else "")
-        for number, found in by_property.items()
-    ]
+    series = []
+    for number, found in by_property.items():
+        name, spec = properties[number]
+        series.append(SeriesOut(property=name, points=found, unit=spec.unit if spec else ""))
+    return series

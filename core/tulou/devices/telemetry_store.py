@@ -45,7 +45,7 @@ class SeriesQuery:
 
 
 @dataclass(frozen=True)
-class Point:
+class SeriesPoint:
     property_id: int
     t: datetime
     value: float | None
@@ -62,7 +62,7 @@ class TelemetryStore(Protocol):
         """Store the rows, move the latest values to ``latest`` (one row per device and property, in key order,
         so concurrent writers lock rows in one order), mark the senders seen; the connection events it caused."""
 
-    async def series(self, query: SeriesQuery) -> list[Point]: ...
+    async def series(self, query: SeriesQuery) -> list[SeriesPoint]: ...
 
 
 async def _came_online(client: BaseDBAsyncClient, sql: str, values: list[Any], at: datetime) -> list[DeviceEventRecord]:
@@ -102,19 +102,19 @@ class PostgresTelemetryStore:
                 await connection.execute(self.SEEN, seen_at, devices)
             return await _came_online(client, self.ONLINE, [devices], seen_at)
 
-    async def series(self, query: SeriesQuery) -> list[Point]:
+    async def series(self, query: SeriesQuery) -> list[SeriesPoint]:
         window = [query.device_id, list(query.property_ids), query.start, query.end]
         if query.agg is None:
             sql = ("SELECT property_id, ts, value, text_value FROM core_telemetry WHERE device_id = $1 "
                    "AND property_id = ANY($2::int[]) AND ts >= $3 AND ts < $4 ORDER BY property_id, ts LIMIT $5")
             found = await connections.get("default").execute_query_dict(sql, [*window, query.limit])
-            return [Point(r["property_id"], r["ts"], r["value"], r["text_value"]) for r in found]
+            return [SeriesPoint(r["property_id"], r["ts"], r["value"], r["text_value"]) for r in found]
         sql = (f"SELECT property_id, date_bin($5::interval, ts, $6::timestamptz) AS bucket, "
                f"{AGGREGATES[query.agg]} AS value FROM core_telemetry WHERE device_id = $1 "
                "AND property_id = ANY($2::int[]) AND ts >= $3 AND ts < $4 "
                "GROUP BY property_id, bucket ORDER BY property_id, bucket")
         found = await connections.get("default").execute_query_dict(sql, [*window, query.interval, EPOCH])
-        return [Point(r["property_id"], r["bucket"], r["value"]) for r in found]
+        return [SeriesPoint(r["property_id"], r["bucket"], r["value"]) for r in found]
 
 
 def _placeholders(count: int) -> str:
@@ -157,7 +157,7 @@ class SqliteTelemetryStore:
                 events += await _came_online(client, online, list(chunk), seen_at)
             return events
 
-    async def series(self, query: SeriesQuery) -> list[Point]:
+    async def series(self, query: SeriesQuery) -> list[SeriesPoint]:
         marks = _placeholders(len(query.property_ids))
         window = [query.device_id, *query.property_ids, self.encode_time(query.start), self.encode_time(query.end)]
         where = f"WHERE device_id = ? AND property_id IN ({marks}) AND ts >= ? AND ts < ?"
@@ -165,13 +165,13 @@ class SqliteTelemetryStore:
         if query.agg is None:
             sql = f"SELECT property_id, ts, value, text_value FROM {RAW_TABLE} {where} ORDER BY property_id, ts LIMIT ?"
             found = await client.execute_query_dict(sql, [*window, query.limit])
-            return [Point(r["property_id"], self.decode_time(r["ts"]), r["value"], r["text_value"]) for r in found]
+            return [SeriesPoint(r["property_id"], self.decode_time(r["ts"]), r["value"], r["text_value"]) for r in found]
         assert query.interval is not None
         width = query.interval // MICROSECOND
         sql = (f"SELECT property_id, (ts / {width}) * {width} AS bucket, {AGGREGATES[query.agg]} AS value "
                f"FROM {RAW_TABLE} {where} GROUP BY property_id, bucket ORDER BY property_id, bucket")
         found = await client.execute_query_dict(sql, window)
-        return [Point(r["property_id"], self.decode_time(r["bucket"]), r["value"]) for r in found]
+        return [SeriesPoint(r["property_id"], self.decode_time(r["bucket"]), r["value"]) for r in found]
 
 
 def store_for(is_postgres: bool) -> TelemetryStore:

@@ -166,7 +166,7 @@ def device_event(event: DeviceEvent) -> Awaitable[None] | None:
 
     :param event: a :class:`~tulou.api.DeviceEvent`.
 
-    .. versionadded:: 0.2
+    .. versionadded:: 0.1
     """
 
 

@@ -66,6 +66,7 @@ bench: install
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
 	$(BIN)/pip install -q -e ".[bench]"
 	$(BIN)/python tests/bench/run.py
+	$(BIN)/python tests/bench/telemetry.py
 
 clean:
 	rm -rf $(VENV) var

@@ -14,6 +14,7 @@ from tulou import STANDARD_VERSION
 from tulou.areas.codes import AreaLevel, is_within, level_of, parent_code, township_code
 from tulou.areas.models import Area
 from tulou.areas.service import get_area
+from tulou.devices.events import DeviceEvent
 from tulou.errors import Conflict, Forbidden, Invalid, NotFound, Problem, Unauthorized, Unavailable
 from tulou.i18n import translator
 from tulou.jobs.job import Job
@@ -38,6 +39,7 @@ __all__ = [
     "Conflict",
     "ConsolePage",
     "DatasetSchema",
+    "DeviceEvent",
     "DeviceModelSpec",
     "Forbidden",
     "Invalid",

@@ -58,6 +58,22 @@ class WebSettings(BaseModel):
     workers: int = Field(1, ge=1)
 
 
+class DeviceSettings(BaseModel):
+    """The telemetry write path: how readings are grouped into commits, and when callers must wait.
+
+    Concurrent requests' readings are written together, one transaction per group:
+    a group is flushed when it reaches ``flush_rows`` or has waited ``flush_linger_ms``.
+    Past ``max_pending_rows`` waiting to be written, requests get 503 with Retry-After.
+    """
+
+    flush_rows: int = Field(20_000, ge=1, description="rows that make the writer commit at once")
+    flush_linger_ms: float = Field(2.0, ge=0, le=1000, description="how long a small group waits for company")
+    max_pending_rows: int = Field(400_000, ge=1000, description="rows waiting to be written before 503")
+    max_readings_per_request: int = Field(10_000, ge=1, le=1_000_000)
+    future_tolerance_seconds: int = Field(300, ge=0, description="how far ahead of the server a reading may be")
+    offline_grace: float = Field(1.5, ge=1.0, le=10.0, description="heartbeats missed, times this, before offline")
+
+
 class JobSettings(BaseModel):
     """Scheduled jobs: a deployment may run them in one dedicated process only."""
 
@@ -213,6 +229,7 @@ class CoreSettings(BaseSettings):
     plugin_runtime: PluginRuntimeSettings = PluginRuntimeSettings()
     web: WebSettings = WebSettings()
     jobs: JobSettings = JobSettings()
+    devices: DeviceSettings = DeviceSettings()
     identity: IdentitySettings = IdentitySettings()
 
     @field_validator("plugins", "disable_plugins", mode="before")

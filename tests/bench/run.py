@@ -1,5 +1,7 @@
 """Benchmarks for the ring, printed as ratios against a baseline measured in the same run.
 
+Telemetry ingest has its own script, tests/bench/telemetry.py, which ``make bench`` runs next.
+
 1. Requests/s of a plugin route through the module gate vs the bare ``/healthz``
    route, same server, same run (goal: ratio >= 0.6).
 2. Requests/s of the same plugin route behind ``requires(...)``, called with a staff
@@ -77,10 +79,12 @@ def server(command: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen
             process.kill()
 
 
-def wrk(url: str, headers: dict[str, str] | None = None) -> float:
+def wrk(url: str, headers: dict[str, str] | None = None, script: Path | None = None) -> float:
+    """Requests/s of ``url`` (or of the requests a Lua ``script`` makes); every answer must be 2xx."""
     header_args = [arg for name, value in (headers or {}).items() for arg in ("-H", f"{name}: {value}")]
+    script_args = ["-s", str(script)] if script else []
     output = subprocess.run(
-        ["wrk", "-t", "1", "-c", "32", "-d", DURATION, *header_args, url],
+        ["wrk", "-t", "1", "-c", "32", "-d", DURATION, *header_args, *script_args, url],
         capture_output=True, text=True, timeout=120, check=True,
     ).stdout
     match = re.search(r"Requests/sec:\s+([\d.]+)", output)

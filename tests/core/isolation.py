@@ -303,6 +303,12 @@ TOWNSHIP_ROWS: dict[str, Callable[[str], Q | Awaitable[Q]]] = {
     "Subscription": _in_any("dataset__area_id", "organisation__area_id"),
     "Delivery": _in_column("subscription__dataset__area_id"),
     "IdempotentRequest": _callers_in,  # a replay of an answer is its caller's
+    "DeviceModel": lambda prefix: Q(),  # county-wide: no township's staff may change a device model
+    "TelemetryProperty": lambda prefix: Q(),  # county-wide: the numbering of property names
+    "Device": _in_column("area_id"),
+    "ProvisioningKey": _in_column("area_id"),
+    "DeviceEventRecord": _in_column("device__area_id"),
+    "TelemetryLatest": _in_column("device__area_id"),
 }
 UNWATCHED = {"AuditHead": "the chain's head moves with every audit entry, wherever it is written"}
 

@@ -8,7 +8,10 @@ from typing import Any
 from tulou.plugins.registrations import ModelsRegistration
 
 CORE_APP = "tulou"
-CORE_MODELS = ["tulou.areas.models", "tulou.modules.models", "tulou.jobs.models", "tulou.audit.models", "tulou.identity.models", "tulou.identity.accounts_models", "tulou.exchange.models"]
+CORE_MODELS = [
+    "tulou.areas.models", "tulou.modules.models", "tulou.jobs.models", "tulou.audit.models", "tulou.identity.models",
+    "tulou.identity.accounts_models", "tulou.exchange.models", "tulou.devices.models",
+]
 CORE_MIGRATIONS = "tulou.db.migrations"
 
 

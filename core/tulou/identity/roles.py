@@ -29,13 +29,14 @@ CORE_PERMISSIONS = (
     "household:read", "household:write", "organisation:read", "organisation:write",
     "account:read", "account:write", "role:grant", "role:manage", "client:read", "client:write",
     "dataset:read", "dataset:manage", "record:read", "record:write", "agreement:request", "agreement:decide",
-    "subscription:manage",
+    "subscription:manage", "device:read", "device:write", "device_model:manage", "telemetry:read",
 )
 
 #: Left to the county: reading full resident numbers, defining roles, which would let
-#: a township shape what every other township's staff may be granted, and publishing
-#: datasets, which names who owns and manages data shared across townships.
-COUNTY_ONLY = ("person:read_sensitive", "role:manage", "dataset:manage")
+#: a township shape what every other township's staff may be granted, publishing
+#: datasets, which names who owns and manages data shared across townships, and device
+#: models, which every township's devices are checked against.
+COUNTY_ONLY = ("person:read_sensitive", "role:manage", "dataset:manage", "device_model:manage")
 
 
 @dataclass(frozen=True)
@@ -55,11 +56,14 @@ BUILTIN_ROLES = (
     BuiltinRole(
         "township_staff", N_("Township staff"),
         ("person:read", "person:write", "household:read", "household:write", "organisation:read",
-         "dataset:read", "record:read", "record:write", "agreement:request"), "all",
+         "dataset:read", "record:read", "record:write", "agreement:request", "device:read", "device:write",
+         "telemetry:read"), "all",
     ),
     BuiltinRole(
         "village_committee", N_("Village committee"),
-        ("person:read", "household:read", "household:write", "organisation:read", "dataset:read", "record:read"), "read",
+        ("person:read", "household:read", "household:write", "organisation:read", "dataset:read", "record:read",
+         "device:read", "telemetry:read"),
+        "read",
     ),
     BuiltinRole(
         "data_steward", N_("Data steward"),

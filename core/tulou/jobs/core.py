@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
+from typing import TYPE_CHECKING
 
 from tulou.jobs.job import Job
+
+if TYPE_CHECKING:
+    from tulou.platform import Platform
 
 #: The owner name core jobs are recorded under (``tulou.<job id>``), which no plugin may take.
 CORE = "tulou"
 
 
-def core_jobs() -> list[Job]:
-    from tulou.identity.token_purge import purge_expired_tokens  # jobs come before identity in the ring
+def core_jobs(platform: Platform) -> list[Job]:
+    from tulou.devices.status import check_device_status  # jobs come before identity and devices in the ring
+    from tulou.identity.token_purge import purge_expired_tokens
 
-    return [Job(id="purge_expired_tokens", func=purge_expired_tokens, every=timedelta(hours=6), per_area=False)]
+    return [
+        Job(id="purge_expired_tokens", func=purge_expired_tokens, every=timedelta(hours=6), per_area=False),
+        Job(id="device_status", func=partial(check_device_status, platform), every=timedelta(minutes=1),
+            per_area=False),
+    ]

@@ -41,7 +41,7 @@ async def townships_running(platform: Platform, plugin: str) -> list[Area]:
 
 def scheduled_jobs(platform: Platform) -> list[tuple[str, Job]]:
     """Every job to schedule, with its owner: the core's first, then each plugin's."""
-    return [(CORE, job) for job in core_jobs()] + [
+    return [(CORE, job) for job in core_jobs(platform)] + [
         (plugin, job) for plugin, jobs in platform.registry.jobs.items() for job in jobs
     ]
 

@@ -91,7 +91,12 @@ class DatasetSchema:
 
 @dataclass(frozen=True)
 class DeviceModelSpec:
-    """A device model a plugin knows: category, maker, model and telemetry properties."""
+    """A device model a plugin knows: category, maker, model, telemetry properties and heartbeat.
+
+    ``telemetry`` maps property names to JSON Schema fragments with a ``type``
+    (number, integer, boolean, string), optional ``unit``, ``minimum`` and ``maximum``.
+    The device standard checks it when it is registered (see standards/devices/).
+    """
 
     id: str
     category: str
@@ -99,6 +104,9 @@ class DeviceModelSpec:
     model: str
     telemetry: dict[str, Any] = field(default_factory=dict)
     heartbeat_seconds: int = 300
+    brand: str = ""
+    description: str = ""
+    protocols: tuple[str, ...] = ("http",)
 
 
 @dataclass(frozen=True)

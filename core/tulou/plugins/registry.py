@@ -88,9 +88,9 @@ def collect_registrations(manager: PluginManager, registry: Registry) -> Registr
     manager.collect("register_person_tags", lambda plugin: _person_tags_register(plugin, registry))
     for hook, target in (
         ("register_console_pages", registry.console_pages),
-        ("register_device_models", registry.device_models),
     ):
         manager.collect(hook, lambda plugin, target=target: target[plugin].append)
+    manager.collect("register_device_models", lambda plugin: _device_models_register(plugin, registry))
     _drop_failed(manager, registry)
     for plugin, handlers in list(registry.routes.items()):
         try:
@@ -191,6 +191,27 @@ def _datasets_register(plugin: str, registry: Registry) -> Callable[[DatasetSche
         except Invalid as error:
             raise RegistrationError(f"dataset {dataset.id} {dataset.version}: {error.detail}") from None
         registry.datasets[plugin].append(dataset)
+
+    return register
+
+
+def _device_models_register(plugin: str, registry: Registry) -> Callable[[DeviceModelSpec], None]:
+    """Each model is checked against the device standard as it arrives; a model id is taken once."""
+    from tulou.devices.catalogue import spec_fields  # the device standard builds on plugins, not the reverse
+
+    taken = {spec.id: owner for owner, specs in registry.device_models.items() for spec in specs}
+
+    def register(spec: DeviceModelSpec) -> None:
+        if not isinstance(spec, DeviceModelSpec):
+            raise RegistrationError("register_device_models takes tulou.api.DeviceModelSpec objects")
+        if spec.id in taken:
+            raise RegistrationError(f"device model {spec.id!r} is already registered by {taken[spec.id]}")
+        try:
+            spec_fields(spec)
+        except ValueError as error:
+            raise RegistrationError(f"device model {spec.id!r}: {error}") from None
+        taken[spec.id] = plugin
+        registry.device_models[plugin].append(spec)
 
     return register
 

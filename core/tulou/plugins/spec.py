@@ -5,7 +5,7 @@ the core can check each item at once and name the plugin that got it wrong. Ever
 implementation is called on its own: an exception marks only its own plugin failed.
 
 Lifecycle hooks (``module_enabled``, ``module_disabled``, ``app_started``,
-``app_stopping``) may be ``async def``; the core awaits them.
+``app_stopping``) and ``device_event`` may be ``async def``; the core awaits them.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from litestar.types import ControllerRouterHandler
 
     from tulou.areas.models import Area
+    from tulou.devices.events import DeviceEvent
     from tulou.jobs.job import Job
     from tulou.plugins.manifest import PluginManifest
     from tulou.plugins.registrations import (
@@ -162,6 +163,20 @@ def register_device_models(register: Callable[[DeviceModelSpec], None]) -> None:
     """Add device models to the device registry (:class:`~tulou.api.DeviceModelSpec`).
 
     :param register: call once per device model.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def device_event(event: DeviceEvent) -> Awaitable[None] | None:
+    """Hear of something that happened to a device: for now, that it went online or offline.
+
+    Called after the change has been recorded and committed, once per event, for
+    devices in townships where the module is on. May be ``async def``; raising is
+    logged and does not undo the event or fail the plugin.
+
+    :param event: a :class:`~tulou.api.DeviceEvent`.
 
     .. versionadded:: 0.1
     """

@@ -12,6 +12,9 @@ from litestar.connection import ASGIConnection
 
 from tulou.security.principal import Principal
 
+#: Prefixes of device tokens and provisioning keys (tulou.devices), which no staff route accepts.
+NOT_STAFF_TOKENS = ("tld.", "tlp.")
+
 
 class Authenticator(Protocol):
     async def __call__(self, connection: ASGIConnection) -> Principal | None: ...
@@ -31,8 +34,8 @@ class AccountTokenAuthenticator:
         from tulou.identity.clients import is_client_token
 
         presented = bearer_token(connection)
-        if presented is None or is_client_token(presented):  # a dead client token: no lookup wasted
-            return None
+        if presented is None or is_client_token(presented) or presented.startswith(NOT_STAFF_TOKENS):
+            return None  # a dead client token, or a device's or installer's: no lookup wasted
         return await principal_for_token(presented)
 
 

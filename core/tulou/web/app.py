@@ -14,6 +14,9 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from tulou import __version__
 from tulou.areas.routes import AreaController
 from tulou.audit.routes import AuditController
+from tulou.devices.model_routes import DeviceModelController
+from tulou.devices.routes import DeviceController, ProvisioningController
+from tulou.devices.runtime import DeviceRuntime
 from tulou.i18n import install
 from tulou.exchange.agreement_routes import AgreementController
 from tulou.exchange.record_routes import RecordController
@@ -76,6 +79,7 @@ def create_app(plugins: list[object] | None = None, platform: Platform | None = 
             ClientController, OAuthController,
             RoleController,
             DatasetController, RecordController, AgreementController,
+            DeviceModelController, DeviceController, ProvisioningController,
         ],
         plugins=[PluginRoutes(platform)],
         lifespan=[lifespan_for(platform)],
@@ -83,7 +87,7 @@ def create_app(plugins: list[object] | None = None, platform: Platform | None = 
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=platform.settings.web.max_body_bytes,
         openapi_config=OpenAPIConfig(title="Tulou", version=__version__, path="/schema"),
-        state=State({"platform": platform}),
+        state=State({"platform": platform, "devices": DeviceRuntime(platform)}),
         logging_config=None,  # logs go through tulou.logs, set up by the server process
         debug=False,
     )

@@ -36,6 +36,7 @@ def lifespan_for(platform: Platform):  # noqa: ANN201 - a Litestar lifespan fact
             except Exception as error:  # noqa: BLE001 - not migrated yet: /readyz says so
                 log.warning("cannot read module activations, roles or datasets yet: %s", error)
             await platform.principal_cache.signal.start()
+            await app.state.devices.start()
             startups = start_plugins(platform, app)
             if runner is not None:
                 runner.start()
@@ -47,6 +48,7 @@ def lifespan_for(platform: Platform):  # noqa: ANN201 - a Litestar lifespan fact
             if runner is not None:
                 await runner.stop()
             await stop_plugins(platform, app)
+            await app.state.devices.stop()
             await platform.principal_cache.signal.stop()
             await close_database()
 

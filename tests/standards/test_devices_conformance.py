@@ -1,0 +1,124 @@
+"""Conformance of the device registry standard (``standards/devices/``), over HTTP.
+
+Every answer validates against its JSON Schema, the examples are real requests the
+reference implementation accepts, and the committed schemas are what the code generates.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from litestar import Litestar
+
+from tests.conftest import ADMIN, AppClient, running_app
+from tests.standards.schema_check import errors
+
+STANDARD = Path(__file__).parents[2] / "standards" / "devices"
+SCHEMAS = STANDARD / "schemas"
+EXAMPLES = STANDARD / "examples"
+HAND_WRITTEN = {"rejected-readings.schema.json"}
+
+
+def schema(name: str) -> dict[str, Any]:
+    return json.loads((SCHEMAS / f"{name}.schema.json").read_text(encoding="utf-8"))
+
+
+def example(name: str) -> dict[str, Any]:
+    return json.loads((EXAMPLES / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def conforms(response: httpx.Response, name: str, status: int) -> Any:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert errors(body, schema(name)) == []
+    return body
+
+
+def load_generator() -> Any:
+    spec = importlib.util.spec_from_file_location("generate_device_schemas", STANDARD / "generate_schemas.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+async def client(make_app: Callable[..., Litestar]) -> AsyncIterator[AppClient]:
+    async with running_app(make_app()) as test_client:
+        yield test_client
+
+
+def test_committed_schemas_are_what_the_code_generates() -> None:
+    generator = load_generator()
+    generated = {name: generator.render(body) for name, body in generator.generated().items()}
+    committed = {p.name: p.read_text(encoding="utf-8") for p in SCHEMAS.glob("*.schema.json") if p.name not in HAND_WRITTEN}
+    assert committed == generated, "run standards/devices/generate_schemas.py and commit its output"
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in EXAMPLES.glob("*.json")))
+def test_every_example_validates_against_its_schema(name: str) -> None:
+    """``<schema>.<label>.json`` is an example of ``schemas/<schema>.schema.json``."""
+    assert errors(example(name), schema(name.split(".")[0])) == []
+
+
+def test_the_schemas_reject_what_the_spec_forbids() -> None:
+    reading = example("telemetry-in.single")
+    assert errors({**reading, "device_id": "dev_x"}, schema("telemetry-in")) != []
+    device = example("device-in.register")
+    assert errors({**device, "location": {"type": "Point", "coordinates": [200, 24]}}, schema("device-in")) != []
+    assert errors({**device, "serialNumber": ""}, schema("device-in")) != []
+
+
+async def test_the_lifecycle_of_a_device_conforms(client: AppClient) -> None:
+    """The examples, sent in order: a model, a device, its readings, then reading them back."""
+    model = conforms(await client.post("/api/v1/device-models/", json=example("device-model-in.soil-sensor"),
+                                       headers=ADMIN), "device-model-out", 201)
+    assert model["source"] == "county"
+    conforms(await client.get("/api/v1/device-models/", headers=ADMIN), "device-model-list", 200)
+    device = conforms(await client.post("/api/v1/devices/", json=example("device-in.register"), headers=ADMIN),
+                      "device-token-out", 201)
+    token = bearer(device["token"])
+    conforms(await client.post("/api/v1/telemetry", json=example("telemetry-in.single"), headers=token),
+             "telemetry-ack", 200)
+    conforms(await client.post("/api/v1/telemetry", json=example("telemetry-in.batch"), headers=token),
+             "telemetry-ack", 200)
+    bad = {"readings": [{"values": {"soilMoisture": 30}}, {"values": {"soilMoisture": 131.5}},
+                        {"values": {"humidity": 80, "batteryLevel": "full"}}]}
+    refused = conforms(await client.post("/api/v1/telemetry", json=bad, headers=token), "rejected-readings", 422)
+    assert (refused["accepted"], refused["refused"]) == (1, 2)
+    uid = device["id"]
+    conforms(await client.get(f"/api/v1/devices/{uid}/telemetry/latest", headers=ADMIN), "latest-out", 200)
+    window = {"from": "2025-06-01T00:00:00Z", "to": "2025-06-01T03:00:00Z"}
+    hourly = conforms(await client.get(f"/api/v1/devices/{uid}/telemetry", headers=ADMIN,
+                                       params={**window, "agg": "avg", "interval": "1h", "property": "soilTemperature"}),
+                      "telemetry-out", 200)
+    points = hourly["series"][0]["points"]
+    assert [p["value"] for p in points] == [pytest.approx((18.4 + 17.9 + 18.1 + 18.4) / 4)]  # the single one is 00:00Z
+    conforms(await client.get(f"/api/v1/devices/{uid}/telemetry", headers=ADMIN, params=window), "telemetry-out", 200)
+    conforms(await client.get("/api/v1/devices/", headers=ADMIN), "device-page", 200)
+    conforms(await client.get(f"/api/v1/devices/{uid}/events", headers=ADMIN), "device-event-page", 200)
+    changed = await client.patch(f"/api/v1/devices/{uid}", json={"firmwareVersion": "1.5.0"}, headers=ADMIN)
+    assert conforms(changed, "device-out", 200)["firmwareVersion"] == "1.5.0"
+    conforms(await client.post(f"/api/v1/devices/{uid}/token", headers=ADMIN), "device-token-out", 200)
+
+
+async def test_claiming_with_a_provisioning_key_conforms(client: AppClient) -> None:
+    await client.post("/api/v1/device-models/", json=example("device-model-in.soil-sensor"), headers=ADMIN)
+    asked = {**example("provisioning-key-in.tea-gardens"), "expiresAt": None}
+    key = conforms(await client.post("/api/v1/provisioning-keys", json=asked, headers=ADMIN),
+                   "provisioning-key-secret-out", 201)
+    claimed = conforms(await client.post("/api/v1/devices:claim", json=example("claim-in.field"),
+                                         headers=bearer(key["key"])), "device-token-out", 201)
+    assert claimed["area"] == asked["area"] and claimed["refDeviceModel"] == asked["model"]
+    listed = conforms(await client.get("/api/v1/provisioning-keys", headers=ADMIN), "provisioning-key-page", 200)
+    assert listed["items"][0]["usesLeft"] == asked["uses"] - 1

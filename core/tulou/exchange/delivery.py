@@ -41,7 +41,7 @@ from tulou.exchange.access import DatasetAccess
 from tulou.exchange.models import Dataset, Delivery, DeliveryStatus, Subscription
 from tulou.exchange.subscribers import SECRET_CONTEXT, reader_of
 from tulou.exchange.webhook_urls import AllowList, parse_allow_list, resolve_target
-from tulou.identity.crypto import PersonalDataCipher
+from tulou.identity.crypto import PersonalDataCipher, UnreadableToken
 from tulou.settings import CoreSettings, ExchangeSettings
 
 log = logging.getLogger(__name__)
@@ -121,7 +121,12 @@ async def _send_in_order(sender: Sender, subscription_id: int, deliveries: list[
     if subscription is None:
         return
     reader = await reader_of(subscription, subscription.dataset)
-    secret = sender.cipher.decrypt(subscription.secret_cipher, SECRET_CONTEXT)
+    try:
+        secret = sender.cipher.decrypt(subscription.secret_cipher, SECRET_CONTEXT)
+    except UnreadableToken as error:  # its key left the ring: no signature can be made, retrying will not help
+        for delivery in deliveries:
+            await _finish(delivery, status=DeliveryStatus.DEAD, last_error=_describe(error))
+        return
     for n, delivery in enumerate(deliveries):
         retry_at = await _attempt(sender, subscription, secret, reader, delivery)
         if retry_at is not None:
@@ -149,29 +154,42 @@ async def _attempt(sender: Sender, subscription: Subscription, secret: str, read
         return None
     body = msgspec.json.encode(payload)
     try:
-        response = await _post(sender, subscription.url, secret, str(delivery.event_id), body)
+        status, answer = await _post(sender, subscription.url, secret, str(delivery.event_id), body)
     except (Problem, httpx.HTTPError, OSError) as error:
         return await _failed(sender.settings, delivery, None, _describe(error))
-    if 200 <= response.status_code < 300:
+    if 200 <= status < 300:
         await _finish(delivery, status=DeliveryStatus.DELIVERED, attempts=delivery.attempts + 1,
-                      last_status=response.status_code, last_error="", delivered_at=_now())
+                      last_status=status, last_error="", delivered_at=_now())
         return None
-    return await _failed(sender.settings, delivery, response.status_code, response.text[:ERROR_LENGTH])
+    return await _failed(sender.settings, delivery, status, answer)
 
 
-async def _post(sender: Sender, url: str, secret: str, event_id: str, body: bytes) -> httpx.Response:
-    """POST to the address just checked (DNS rebinding gains nothing), naming the host for ``Host`` and TLS."""
+async def _post(sender: Sender, url: str, secret: str, event_id: str, body: bytes) -> tuple[int, str]:
+    """POST to the address just checked (DNS rebinding gains nothing), naming the host for ``Host`` and TLS.
+
+    The answer's status, and the start of its body: a receiver cannot make the worker read more.
+    """
     target = await resolve_target(url, sender.allow)
     headers = {
         "Content-Type": "application/json", "User-Agent": USER_AGENT, "Host": target.host_header,
         "Tulou-Event-Id": event_id, "Tulou-Signature": sign(secret, int(time.time()), body),
     }
-    return await sender.client.post(target.pinned_url, content=body, headers=headers,
-                                    extensions={"sni_hostname": target.host})
+    request = sender.client.build_request("POST", target.pinned_url, content=body, headers=headers,
+                                          extensions={"sni_hostname": target.host})
+    response = await sender.client.send(request, stream=True)
+    try:
+        answer = b""
+        async for chunk in response.aiter_raw():
+            answer += chunk
+            if len(answer) >= ERROR_LENGTH:
+                break
+    finally:
+        await response.aclose()
+    return response.status_code, answer[:ERROR_LENGTH].decode(errors="replace")
 
 
 def _describe(error: Exception) -> str:
-    text = error.detail if isinstance(error, Problem) else f"{type(error).__name__}: {error}"
+    text = error.detail if isinstance(error, Problem) else f"{type(error).__name__}: {error}".rstrip(": ")
     return text[:ERROR_LENGTH]
 
 

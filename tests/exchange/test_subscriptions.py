@@ -9,12 +9,19 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ADMIN, NANYANG_VILLAGE, SHANGPING_VILLAGE, SHIMEN_TOWN
+from tests.conftest import (
+    ADMIN, NANYANG_VILLAGE, SHANGPING_VILLAGE, SHIMEN_TOWN, TEST_BLIND_INDEX_KEY, TEST_ENCRYPTION_KEYS,
+)
 from tests.exchange.conftest import PLOTS, County, plot, staff
 from tests.exchange.receiver import Receiver, deliver_round, deliver_until_settled, receiver_running
-from tulou.exchange.models import Delivery, DeliveryStatus, Subscription
-from tulou.exchange.webhook_urls import AllowList, parse_allow_list, resolve_target
+from tulou.cli.reencrypt import STORED_TOKENS
 from tulou.errors import Invalid
+from tulou.exchange.models import Delivery, DeliveryStatus, Subscription
+from tulou.exchange.subscribers import ENCRYPTED_COLUMNS, SECRET_CONTEXT
+from tulou.exchange.webhook_urls import AllowList, parse_allow_list, resolve_target
+from tulou.identity.crypto import PersonalDataCipher, new_key, token_key_id
+from tulou.identity.rotation import reencrypt
+from tulou.settings import parse_key, parse_keyring
 
 SUBSCRIPTIONS = f"/api/v1/datasets/{PLOTS}/subscriptions/"
 RECORDS = f"/api/v1/datasets/{PLOTS}/records/"
@@ -226,3 +233,15 @@ async def test_two_workers_deliver_each_event_once(county: County, receiver: Rec
     assert sum(claims) == expected
     assert len(receiver.counts()) == expected and set(receiver.counts().values()) == {1}
     assert await Delivery.filter(status=DeliveryStatus.DELIVERED).count() == expected
+
+
+async def test_key_rotation_moves_subscription_secrets_keeping_their_value(county: County, receiver: Receiver) -> None:
+    assert set(ENCRYPTED_COLUMNS) <= set(STORED_TOKENS)  # `tulou identity reencrypt` moves them too
+    subscription = await subscribe(county, receiver.url, county.keeper)
+    ring = {**parse_keyring(TEST_ENCRYPTION_KEYS), "knew": parse_key(new_key())}
+    cipher = PersonalDataCipher(ring, "knew", parse_key(TEST_BLIND_INDEX_KEY))
+    report = await reencrypt(cipher, columns=ENCRYPTED_COLUMNS)
+    assert report.removable_keys(ring) == ["ktest"]
+    stored = await Subscription.get(id=subscription["id"])
+    assert token_key_id(stored.secret_cipher) == "knew"
+    assert cipher.decrypt(stored.secret_cipher, SECRET_CONTEXT) == subscription["secret"]

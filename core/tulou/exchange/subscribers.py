@@ -11,10 +11,13 @@ from tulou.exchange.access import DatasetAccess, access_to
 from tulou.exchange.models import Dataset, Subscription
 from tulou.identity.accounts_models import Account, AccountStatus, Client, ClientStatus
 from tulou.identity.auth import grants_of, organisations_of
+from tulou.identity.crypto import EncryptedColumn
 from tulou.security.principal import Principal
 
 MANAGE = "subscription:manage"
 SECRET_CONTEXT = "subscription.secret"
+#: Where signing secrets are kept, for key rotation to find them.
+ENCRYPTED_COLUMNS = (EncryptedColumn(Subscription, "secret_cipher", SECRET_CONTEXT),)
 
 
 async def subscriber_principal(subscriber: str) -> Principal | None:

@@ -80,6 +80,37 @@ class JobSettings(BaseModel):
     enabled: bool = True
 
 
+class ExchangeSettings(BaseModel):
+    """Subscriptions' deliveries: which private hosts may receive them, and how hard to try.
+
+    ``webhook_allow`` lists host names and addresses or networks (``127.0.0.1``,
+    ``10.20.0.0/16``, ``hooks.county.lan``), separated by commas: only these may be
+    reached on loopback, private, link-local or other non-public addresses, and only
+    these over plain ``http``.
+    """
+
+    webhook_allow: str = ""
+    max_attempts: int = Field(12, ge=1, le=100, description="failed attempts before a delivery is dead")
+    backoff_base_seconds: float = Field(10.0, gt=0, description="the wait after the first failure, doubled each time")
+    backoff_max_seconds: float = Field(6 * 3600.0, gt=0)
+    delivery_timeout_seconds: float = Field(10.0, gt=0, le=120)
+    batch_size: int = Field(50, ge=1, le=1000, description="deliveries a worker claims at a time")
+    poll_seconds: float = Field(2.0, gt=0, description="how often a worker looks for due deliveries")
+
+    @field_validator("webhook_allow")
+    @classmethod
+    def _entries_parse(cls, value: str) -> str:
+        from tulou.exchange.webhook_urls import parse_allow_list  # the exchange builds on settings
+
+        parse_allow_list(value)
+        return value
+
+    @property
+    def lease_seconds(self) -> float:
+        """How long a claimed delivery stays with its worker before another may take it over."""
+        return self.delivery_timeout_seconds * 3 + 30
+
+
 def decode_base64url(text: str) -> bytes:
     """Standard or URL-safe base64, padding optional: operators paste keys made either way."""
     normalised = text.strip().replace("+", "-").replace("/", "_").rstrip("=")
@@ -231,6 +262,7 @@ class CoreSettings(BaseSettings):
     jobs: JobSettings = JobSettings()
     devices: DeviceSettings = DeviceSettings()
     identity: IdentitySettings = IdentitySettings()
+    exchange: ExchangeSettings = ExchangeSettings()
 
     @field_validator("plugins", "disable_plugins", mode="before")
     @classmethod

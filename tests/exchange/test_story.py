@@ -4,7 +4,8 @@ The county agriculture bureau publishes a plots dataset; Shimen Town ("township 
 asks for three fields of its villages' plots for a stated purpose; the bureau
 approves; Shimen's system (an OAuth2 client of the township government) syncs
 through the change feed; after revocation it gets nothing more, and the audit log
-shows each read with its purpose. Signed events (subscriptions) are still to come.
+shows each read with its purpose. Its system also subscribes a URL and receives
+signed events of the same changes, cut the same way, and none after the revocation.
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import pytest
+
 from tests.conftest import ADMIN, DEMO_COUNTY, SHANGPING_VILLAGE, SHIMEN_TOWN, AppClient
 from tests.exchange.conftest import PLOTS, PLOTS_SCHEMA, bearer, organisation, plot, staff
+from tests.exchange.receiver import Receiver, deliver_until_settled, receiver_running
 
 PURPOSE = "2026年耕地地力保护补贴面积核对"
 FIELDS = ["area_mu", "crop", "irrigated"]
@@ -23,7 +27,7 @@ async def system_of(client: AppClient, organisation_id: int) -> dict[str, str]:
     """Township B's own system, registered by the county as a client reading in Shimen: its bearer header."""
     registered = await client.post("/api/v1/clients/", json={
         "name": "石门镇农业数据平台", "organisation": organisation_id, "area": SHIMEN_TOWN,
-        "scopes": ["dataset:read", "record:read"],
+        "scopes": ["dataset:read", "record:read", "subscription:manage"],
     }, headers=ADMIN)
     assert registered.status_code == 201, registered.text
     secrets = registered.json()
@@ -45,7 +49,7 @@ async def sync(client: AppClient, system: dict[str, str], cursor: str | None, co
         pages += bool(body["changes"])
         for change in body["changes"]:
             if change["op"] == "delete":
-                copy.pop(change["id"])
+                copy.pop(change["id"], None)  # events start at the subscription: its create came before
             else:
                 copy[change["id"]] = (change["area"], change["data"])
         cursor = body["next"]
@@ -53,7 +57,30 @@ async def sync(client: AppClient, system: dict[str, str], cursor: str | None, co
             return cursor, pages
 
 
+@pytest.fixture
+def settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """Township B's system listens on 127.0.0.1 here, which the county's administrator admits."""
+    return {**settings, "exchange": {"webhook_allow": "127.0.0.1"}}
+
+
+def apply_events(receiver: Receiver, secret: str, copy: dict[str, Any]) -> None:
+    """Apply the signed events received so far, in feed order, each once however often it came."""
+    assert receiver.requests and all(request.signed_with(secret) for request in receiver.requests)
+    events = {request.event_id: request.event for request in receiver.delivered}
+    for event in sorted(events.values(), key=lambda event: event["change"]["seq"]):
+        change = event["change"]
+        if change["op"] == "delete":
+            copy.pop(change["id"], None)  # events start at the subscription: its create came before
+        else:
+            copy[change["id"]] = (change["area"], change["data"])
+
+
 async def test_the_bureau_shares_plots_with_township_b_until_it_revokes(client: AppClient) -> None:
+    with receiver_running() as receiver:
+        await share_plots_with_township_b(client, receiver)
+
+
+async def share_plots_with_township_b(client: AppClient, receiver: Receiver) -> None:
     bureau = await organisation(client, "云溪县农业农村局", "department", DEMO_COUNTY)
     township_b = await organisation(client, "石门镇人民政府", "township_government", SHIMEN_TOWN)
     declared = await client.post("/api/v1/datasets/", json={
@@ -87,6 +114,10 @@ async def test_the_bureau_shares_plots_with_township_b_until_it_revokes(client: 
     approved = await client.post(f"/api/v1/agreements/{waiting['id']}/approve", json={"note": "同意"}, headers=officer)
     assert approved.status_code == 200 and approved.json()["active"] is True
 
+    subscribed = await client.post(f"/api/v1/datasets/{PLOTS}/subscriptions/", json={"url": receiver.url}, headers=system)
+    assert subscribed.status_code == 201, subscribed.text
+    secret, pushed = subscribed.json()["secret"], {}
+
     copy: dict[str, Any] = {}
     cursor, reads = await sync(client, system, None, copy)
     shared = {f"plot-{n}": (area, {"crop": "rice", "area_mu": n + 1, "irrigated": True}) for n, area in enumerate(villages)}
@@ -101,12 +132,19 @@ async def test_the_bureau_shares_plots_with_township_b_until_it_revokes(client: 
     shared["plot-0"] = (villages[0], {"crop": "tea", "area_mu": 1, "irrigated": True})
     shared["late"] = (villages[0], {"crop": "maize", "area_mu": 9})
     assert copy == shared
+    receiver.failures = 2  # B's system is down for a moment: the events come later
+    await deliver_until_settled(client.app)
+    apply_events(receiver, secret, pushed)
+    assert pushed == {key: value for key, value in shared.items() if key == "late" or key.startswith("plot-0")}
 
     revoked = await client.post(f"/api/v1/agreements/{waiting['id']}/revoke", json={"note": "核对完成"}, headers=officer)
     assert revoked.status_code == 200
     await client.patch(f"{records}plot-0", json={"data": {"crop": "rice"}}, headers=officer)
     after = await client.get(f"/api/v1/datasets/{PLOTS}/changes", params={"after": cursor}, headers=system)
     assert after.status_code == 403 and (await client.get(records, headers=system)).status_code == 403
+    received = len(receiver.requests)
+    await deliver_until_settled(client.app)
+    assert len(receiver.requests) == received  # no event after the revocation
 
     audit = (await client.get("/api/v1/audit/", params={"action": "exchange.read"}, headers=ADMIN)).json()["items"]
     assert len(audit) == reads + more_reads

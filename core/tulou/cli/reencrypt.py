@@ -10,7 +10,9 @@ import click
 
 from tulou.cli.context import run_with_platform
 from tulou.i18n import gettext as _
+from tulou.exchange.subscribers import ENCRYPTED_COLUMNS as SUBSCRIPTION_SECRETS
 from tulou.identity.crypto import PersonalDataCipher
+from tulou.identity.people import ENCRYPTED_COLUMNS as PERSONAL_DATA
 from tulou.identity.rotation import (
     DEFAULT_BATCH_SIZE,
     RotationReport,
@@ -19,6 +21,10 @@ from tulou.identity.rotation import (
     reencrypt as reencrypt_tokens,
 )
 from tulou.platform import Platform
+
+#: Every column holding tokens under the personal-data keys: rotation must move them all
+#: before an old key may leave the ring.
+STORED_TOKENS = PERSONAL_DATA + SUBSCRIPTION_SECRETS
 
 
 @click.command()
@@ -37,12 +43,12 @@ def reencrypt(batch_size: int, dry_run: bool) -> None:
 
     async def work(platform: Platform) -> tuple[RotationReport, frozenset[str]]:
         cipher = PersonalDataCipher.from_settings(platform.settings)
-        total = await count_tokens()
+        total = await count_tokens(STORED_TOKENS)
         label = _("Reading %(count)d stored token(s)") % {"count": total}
         stderr = click.get_text_stream("stderr")
         with click.progressbar(length=total, label=label, file=stderr) as bar:
             report = await reencrypt_tokens(
-                cipher, batch_size=batch_size, dry_run=dry_run, progress=bar.update
+                cipher, columns=STORED_TOKENS, batch_size=batch_size, dry_run=dry_run, progress=bar.update
             )
         return report, cipher.key_ids
 

@@ -20,6 +20,7 @@ from tortoise.expressions import F
 
 from tulou.areas.service import in_subtrees
 from tulou.exchange.models import Change, ChangeOp, Dataset, Record
+from tulou.exchange.outbox import enqueue_deliveries
 
 
 async def take_turn(dataset_id: str) -> None:
@@ -48,6 +49,7 @@ async def record_changes(dataset_id: str, changes: Sequence[tuple[ChangeOp, Reco
     first, at = last - len(changes) + 1, datetime.now(timezone.utc)
     rows = [_snapshot(first + n, op, record, actor, at) for n, (op, record) in enumerate(changes)]
     await Change.bulk_create(rows)
+    await enqueue_deliveries(dataset_id, rows)
     return rows
 
 

@@ -28,7 +28,7 @@ MAX_FILTERS = 10
 Scalar = str | int | float | bool
 
 
-def _scalar_type(rule: Any) -> str | None:
+def scalar_type(rule: Any) -> str | None:
     """The one scalar type a property holds (``["integer", "null"]`` counts as integer)."""
     declared = rule.get("type") if isinstance(rule, dict) else None
     types = [declared] if isinstance(declared, str) else list(declared or [])
@@ -59,7 +59,7 @@ def record_filters(params: Iterable[tuple[str, str]], schema: dict[str, Any]) ->
         if not param.startswith("filter"):
             continue
         match = FILTER_PARAM.match(param)
-        kind = _scalar_type(properties.get(match.group(1))) if match else None
+        kind = scalar_type(properties.get(match.group(1))) if match else None
         if match is None or kind is None:
             raise Invalid(_("%(param)s: only string, number and true/false fields can be filtered on") % {"param": param},
                           field=param)

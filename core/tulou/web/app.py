@@ -21,6 +21,7 @@ from tulou.i18n import install
 from tulou.exchange.agreement_routes import AgreementController
 from tulou.exchange.record_routes import RecordController
 from tulou.exchange.routes import DatasetController
+from tulou.exchange.subscription_routes import SubscriptionController
 from tulou.identity.account_routes import AccountController, AuthController, MeController, RoleBindingController
 from tulou.identity.client_routes import ClientController, OAuthController
 from tulou.identity.membership_routes import MembershipController
@@ -78,7 +79,7 @@ def create_app(plugins: list[object] | None = None, platform: Platform | None = 
             AuthController, MeController, AccountController, RoleBindingController, MembershipController,
             ClientController, OAuthController,
             RoleController,
-            DatasetController, RecordController, AgreementController,
+            DatasetController, RecordController, AgreementController, SubscriptionController,
             DeviceModelController, DeviceController, ProvisioningController,
         ],
         plugins=[PluginRoutes(platform)],

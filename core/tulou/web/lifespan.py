@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from litestar import Litestar
 
 from tulou.db.lifecycle import close_database, open_database
+from tulou.exchange.delivery import DeliveryWorker
 from tulou.exchange.plugin_datasets import sync_plugin_datasets
 from tulou.identity.roles import registered_permissions, sync_builtin_roles
 from tulou.jobs.runner import JobRunner
@@ -24,6 +25,7 @@ def lifespan_for(platform: Platform):  # noqa: ANN201 - a Litestar lifespan fact
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         runner = JobRunner(platform) if platform.settings.jobs.enabled else None
+        deliveries = DeliveryWorker(platform.settings, lambda: runner.is_leader) if runner is not None else None
         startups: list[asyncio.Task[None]] = []
         for warning in retired_settings_in_use():
             log.warning(warning)
@@ -40,11 +42,15 @@ def lifespan_for(platform: Platform):  # noqa: ANN201 - a Litestar lifespan fact
             startups = start_plugins(platform, app)
             if runner is not None:
                 runner.start()
+            if deliveries is not None:
+                deliveries.start()
             app.state.job_runner = runner
             yield
         finally:
             for task in startups:
                 task.cancel()
+            if deliveries is not None:
+                await deliveries.stop()
             if runner is not None:
                 await runner.stop()
             await stop_plugins(platform, app)

@@ -12,8 +12,11 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ADMIN, DEMO_COUNTY, NANYANG_VILLAGE, SHANGPING_VILLAGE, SHIMEN_TOWN, YUNXI_TOWN, AppClient
+from tests.conftest import (
+    ADMIN, DEMO_COUNTY, NANYANG_VILLAGE, SHANGPING_VILLAGE, SHIMEN_TOWN, YUNXI_TOWN, AppClient, running_app,
+)
 from tests.exchange.conftest import County, organisation, staff
+from tests.exchange.test_catalogue import DatasetPlugin
 from tests.exchange.test_agreements import granted
 from tulou.audit.models import AuditEntry
 from tulou.plugins.registrations import DatasetSchema
@@ -171,3 +174,23 @@ def test_plugins_declare_their_mapping_checked_against_their_schema() -> None:
                       smart_data_model="AgriParcel", field_map={"acreage": "area"})
     with pytest.raises(ValueError, match="smart_data_model"):
         DatasetSchema(id=PLOTS, version="1.0", title="plots", schema=dataset["schema"], smart_data_model="agri parcel")
+
+
+async def test_a_plugins_mapping_enters_the_catalogue_and_the_county_may_change_it(make_app: Any) -> None:
+    dataset = example("dataset-in.agriculture-plots.json")
+    mapped = DatasetSchema(PLOTS, "1.0", "plots", dataset["schema"], smart_data_model="AgriParcel",
+                           field_map={"name": "name", "boundary": "location"})
+    async with running_app(make_app(plugins=[DatasetPlugin([mapped])])) as client:
+        [listed] = (await client.get("/api/v1/datasets/", headers=ADMIN)).json()
+        assert (listed["smart_data_model"], listed["field_map"]) == ("AgriParcel", {"name": "name", "boundary": "location"})
+        bureau = await organisation(client, "县农业农村局", "department", DEMO_COUNTY)
+        published = await client.put(f"/api/v1/datasets/{PLOTS}", headers=ADMIN, json={
+            "owner": bureau, "manager": bureau, "area": DEMO_COUNTY, "field_map": {"name": "name"}})
+        assert published.json()["field_map"] == {"name": "name"}
+    unmapped = DatasetSchema(PLOTS, "1.0", "plots", dataset["schema"])
+    async with running_app(make_app(plugins=[DatasetPlugin([unmapped])])) as client:
+        [kept] = (await client.get("/api/v1/datasets/", headers=ADMIN)).json()
+        assert kept["field_map"] == {"name": "name"}, "a plugin without a mapping leaves the county's"
+    async with running_app(make_app(plugins=[DatasetPlugin([mapped])])) as client:
+        [restored] = (await client.get("/api/v1/datasets/", headers=ADMIN)).json()
+        assert restored["field_map"] == {"name": "name", "boundary": "location"}, "the plugin's own mapping wins"

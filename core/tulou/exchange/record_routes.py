@@ -31,7 +31,7 @@ IfMatch = Annotated[str | None, HeaderParameter(name="If-Match", description="th
 KeyPath = FromPath[str]
 Format = Annotated[
     Literal["json", "ngsi-ld"],
-    QueryParameter(description="`ngsi-ld`: NGSI-LD entities (keyValues) of the dataset's Smart Data Model"),
+    QueryParameter(name="format", description="`ngsi-ld`: the records as NGSI-LD entities (keyValues)"),
 ]
 
 
@@ -70,10 +70,10 @@ class RecordController(Controller):
         cursor: Annotated[str | None, QueryParameter(description="the `next` of the previous page")] = None,
         limit: Annotated[int, QueryParameter(ge=1)] = 50,
         include_deleted: Annotated[bool, QueryParameter(description="tombstones too")] = False,
-        version: Major = None, format: Format = "json",  # noqa: A002 - the query parameter's name
+        version: Major = None, representation: Format = "json",
     ) -> Response[RecordPage | list[dict[str, Any]]]:
         principal = await caller(request)
-        dataset = await modelled_dataset(principal, dataset_id) if format == "ngsi-ld" else None
+        dataset = await modelled_dataset(principal, dataset_id) if representation == "ngsi-ld" else None
         query = RecordQuery(limit=clamp(limit), cursor=cursor, area=area, major=version, include_deleted=include_deleted,
                             params=list(request.query_params.multi_items()))
         page, following = await records.list_records(principal, dataset_id, query, request.url.path)
@@ -85,9 +85,9 @@ class RecordController(Controller):
 
     @get("/{key:str}", guards=[requires("record:read")], summary="One record, with its ETag")
     async def read(self, request: Request, dataset_id: DatasetPath, key: KeyPath, version: Major = None,
-                   format: Format = "json") -> Response[RecordOut | dict[str, Any]]:  # noqa: A002
+                   representation: Format = "json") -> Response[RecordOut | dict[str, Any]]:
         principal = await caller(request)
-        dataset = await modelled_dataset(principal, dataset_id) if format == "ngsi-ld" else None
+        dataset = await modelled_dataset(principal, dataset_id) if representation == "ngsi-ld" else None
         record, view = await records.get_record(principal, dataset_id, key, request.url.path, version)
         if dataset is None:
             return Response(record_out(record, view), headers={"ETag": etag(record)})

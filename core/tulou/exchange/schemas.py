@@ -20,7 +20,7 @@ AreaCode = Annotated[str, msgspec.Meta(description="12-digit division code")]
 FieldName = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 Note = Annotated[str, msgspec.Meta(max_length=1000)]
 SmartDataModel = Annotated[
-    str, msgspec.Meta(pattern=r"^[A-Z][A-Za-z0-9]{0,99}$", description="a FIWARE Smart Data Model entity type: AgriParcel"),
+    str, msgspec.Meta(pattern=r"^[A-Z][A-Za-z0-9]{0,99}$", description="a Smart Data Model entity type: AgriParcel"),
 ]
 AttributeName = Annotated[str, msgspec.Meta(pattern=r"^[a-z][A-Za-z0-9_]{0,99}$", description="an NGSI-LD attribute")]
 

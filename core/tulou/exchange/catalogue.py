@@ -122,7 +122,7 @@ async def _mapping(dataset: Dataset, data: PublishIn) -> dict[str, Any]:
     if data.field_map is not msgspec.UNSET:
         field_map = msgspec.to_builtins(data.field_map)
     else:
-        field_map = dataset.field_map if model is not None else {}
+        field_map = (dataset.field_map or {}) if model is not None else {}
     schemas = await DatasetVersion.filter(dataset_id=dataset.id).values_list("schema", flat=True)
     return {"smart_data_model": model, "field_map": check_mapping(model, field_map, properties_of(schemas))}
 

@@ -126,7 +126,7 @@ def entity(dataset: Dataset, record: Record, view: View, address: dict[str, str]
     model = dataset.smart_data_model or ""
     body: dict[str, Any] = {"id": entity_id(model, dataset.id, record.key), "type": model}
     data = view.cut(record.data)
-    for field, target in dataset.field_map.items():
+    for field, target in (dataset.field_map or {}).items():
         if field in data:
             attribute, related = _target(field, target)
             body[attribute] = data[field] if related is None else _related(related, data[field])

@@ -227,7 +227,7 @@ def dataset_out(dataset: Dataset, versions: list[str]) -> DatasetOut:
         classification=dataset.classification.value, status=dataset.status.value,
         owner=organisation_ref(dataset.owner), manager=organisation_ref(dataset.manager), area=dataset.area_id,
         plugin=dataset.plugin, smart_data_model=dataset.smart_data_model,
-        field_map=msgspec.convert(dataset.field_map, dict[str, str | RelationshipTarget]), versions=versions,
+        field_map=msgspec.convert(dataset.field_map or {}, dict[str, str | RelationshipTarget]), versions=versions,
         created_at=dataset.created_at, updated_at=dataset.updated_at,
     )
 

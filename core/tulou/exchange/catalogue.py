@@ -8,6 +8,9 @@ decided in :mod:`tulou.exchange.access`.
 
 from __future__ import annotations
 
+from typing import Any
+
+import msgspec
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
@@ -15,7 +18,8 @@ from tulou.areas.service import in_subtrees
 from tulou.audit.service import record_audit
 from tulou.errors import Conflict, Forbidden, Invalid, NotFound
 from tulou.exchange.access import DatasetAccess, access_to, may_see, requested_datasets
-from tulou.exchange.models import Dataset, DatasetStatus, Record
+from tulou.exchange.models import Dataset, DatasetStatus, DatasetVersion, Record
+from tulou.exchange.ngsi import check_mapping, properties_of
 from tulou.exchange.schemas import DatasetIn, PublishIn, Translated
 from tulou.exchange.validation import check_schema
 from tulou.exchange.versions import store_version
@@ -77,6 +81,7 @@ async def _keepers(principal: Principal, owner: int, manager: int, area: str) ->
 async def declare_dataset(principal: Principal, data: DatasetIn) -> Dataset:
     """A new dataset with its first schema (version 1.0); published at once when it names its keepers and area."""
     schema = check_schema(data.schema)
+    field_map = check_mapping(data.smart_data_model, msgspec.to_builtins(data.field_map), properties_of([schema]))
     keepers: dict[str, object] = {}
     if (data.owner, data.manager, data.area) != (None, None, None):
         if None in (data.owner, data.manager, data.area):
@@ -86,7 +91,7 @@ async def declare_dataset(principal: Principal, data: DatasetIn) -> Dataset:
         async with in_transaction():
             dataset = await Dataset.create(
                 id=data.id, title=translated(data.title), description=translated(data.description),
-                classification=data.classification, smart_data_model=data.smart_data_model,
+                classification=data.classification, smart_data_model=data.smart_data_model, field_map=field_map,
                 status=DatasetStatus.PUBLISHED if keepers else DatasetStatus.DRAFT, **keepers,
             )
             await store_version(dataset.id, (1, 0), schema, principal.id)
@@ -111,20 +116,32 @@ async def managed_dataset(principal: Principal, dataset_id: str) -> Dataset:
     return dataset
 
 
+async def _mapping(dataset: Dataset, data: PublishIn) -> dict[str, Any]:
+    """The Smart Data Model and field map after ``data``: what it leaves out stays, a ``null`` model drops both."""
+    model = dataset.smart_data_model if data.smart_data_model is msgspec.UNSET else data.smart_data_model
+    if data.field_map is not msgspec.UNSET:
+        field_map = msgspec.to_builtins(data.field_map)
+    else:
+        field_map = (dataset.field_map or {}) if model is not None else {}
+    schemas = await DatasetVersion.filter(dataset_id=dataset.id).values_list("schema", flat=True)
+    return {"smart_data_model": model, "field_map": check_mapping(model, field_map, properties_of(schemas))}
+
+
 async def publish_dataset(principal: Principal, dataset_id: str, data: PublishIn) -> Dataset:
     """Name the dataset's owner, manager and area (and its classification, or retire it); audited."""
     dataset = await managed_dataset(principal, dataset_id)
     keepers = await _keepers(principal, data.owner, data.manager, data.area)
+    mapping = await _mapping(dataset, data)
     if await _records_outside(dataset.id, data.area):
         raise Conflict(_("The dataset has records outside this area"), field="area")
     classification = data.classification or dataset.classification
     async with in_transaction():
         await Dataset.filter(id=dataset.id).update(
-            **keepers, classification=classification, status=DatasetStatus(data.status)
+            **keepers, **mapping, classification=classification, status=DatasetStatus(data.status)
         )
         await record_audit(
             principal.id, "dataset.published", area_code=data.area, target_type="dataset", target_id=dataset.id,
             detail={"owner": data.owner, "manager": data.manager, "area": data.area,
-                    "classification": classification.value, "status": data.status},
+                    "classification": classification.value, "status": data.status, **mapping},
         )
     return await visible_dataset(principal, dataset.id)

@@ -64,6 +64,7 @@ class Dataset(Model):
     )
     plugin = fields.CharField(max_length=64, null=True)
     smart_data_model = fields.CharField(max_length=100, null=True)
+    field_map = fields.JSONField(null=True)  # record field to NGSI-LD attribute (tulou.exchange.ngsi)
     feed_seq = fields.BigIntField(default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)

@@ -5,7 +5,8 @@ schema ships a new version number, which must follow the evolution rules (a mino
 after the previous minor, compatible with it; a major starting at minor 0). A
 registration that breaks a rule is logged and skipped, the rest of the catalogue
 still syncs. Titles and descriptions are stored in every language, rendered from the
-plugin's lazy strings.
+plugin's lazy strings. A Smart Data Model and field map the latest registration
+declares replace the stored ones; a plugin that declares none leaves what the county set.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from tortoise.transactions import in_transaction
 
@@ -38,21 +40,28 @@ def rendered(text: object) -> dict[str, str]:
     return texts
 
 
+def _described(latest: DatasetSchema) -> dict[str, Any]:
+    """What the plugin says about the dataset, as stored: titles in each language, the NGSI-LD mapping if any."""
+    found: dict[str, Any] = {"title": rendered(latest.title), "description": rendered(latest.description)}
+    if latest.smart_data_model is not None:
+        found.update(smart_data_model=latest.smart_data_model, field_map=dict(latest.field_map))
+    return found
+
+
 async def _dataset_for(plugin: str, latest: DatasetSchema) -> Dataset | None:
-    """The plugin's catalogue entry, created or retitled; ``None`` when another owns the id."""
-    title, description = rendered(latest.title), rendered(latest.description)
+    """The plugin's catalogue entry, created or redescribed; ``None`` when another owns the id."""
+    described = _described(latest)
     dataset = await Dataset.get_or_none(id=latest.id)
     if dataset is None:
         return await Dataset.create(
-            id=latest.id, title=title, description=description, plugin=plugin,
-            classification=Classification(latest.classification),
+            id=latest.id, plugin=plugin, classification=Classification(latest.classification), **described,
         )
     if dataset.plugin != plugin:
         log.error("dataset %s of plugin %s is already in the catalogue (from %s): skipped",
                   latest.id, plugin, dataset.plugin or "the API")
         return None
-    if (dataset.title, dataset.description) != (title, description):
-        await Dataset.filter(id=dataset.id).update(title=title, description=description)
+    if any(getattr(dataset, name) != value for name, value in described.items()):
+        await Dataset.filter(id=dataset.id).update(**described)
     return dataset
 
 

@@ -3,33 +3,54 @@
 Every response carrying a record has its ``ETag`` (``"<version>"``); send it back as
 ``If-Match`` to write only if nobody wrote in between (412 otherwise). Lists filter
 with ``filter[<field>]=<value>`` on top-level fields and ``area=`` on a subtree, and
-page with the opaque ``cursor`` each page returns as ``next``.
+page with the opaque ``cursor`` each page returns as ``next``. Reads of a dataset that
+declares a Smart Data Model also answer ``?format=ngsi-ld`` (:mod:`tulou.exchange.ngsi`).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 
-from tulou.exchange import records
+from tulou.exchange import ngsi, records
 from tulou.exchange.access import FULL_VIEW
+from tulou.exchange.catalogue import visible_dataset
 from tulou.exchange.records import RecordQuery, etag, merge_patch
 from tulou.exchange.routes import DatasetPath, Major
 from tulou.exchange.schemas import RecordIn, RecordOut, RecordPage, RecordPatch, RecordReplace, record_out
-from tulou.exchange.models import Record
+from tulou.exchange.models import Dataset, Record
 from tulou.identity.routes import caller
+from tulou.security.principal import Principal
 from tulou.identity.scope import clamp
 from tulou.security.guards import requires
 
 IfMatch = Annotated[str | None, HeaderParameter(name="If-Match", description="the ETag last read: 412 if it changed")]
 KeyPath = FromPath[str]
+Format = Annotated[
+    Literal["json", "ngsi-ld"],
+    QueryParameter(name="format", description="`ngsi-ld`: the records as NGSI-LD entities (keyValues)"),
+]
 
 
 def with_etag(record: Record, status: int = 200) -> Response[RecordOut]:
     """A record written by the caller, who may see all of it."""
     return Response(record_out(record, FULL_VIEW), status_code=status, headers={"ETag": etag(record)})
+
+
+async def modelled_dataset(principal: Principal, dataset_id: str) -> Dataset:
+    """The dataset asked for in NGSI-LD, checked before any record is read (and audited)."""
+    dataset = await visible_dataset(principal, dataset_id)
+    ngsi.require_model(dataset)
+    return dataset
+
+
+def next_link(request: Request, cursor: str) -> str:
+    """RFC 8288 ``Link`` to the following page, as NGSI-LD pages its query results."""
+    params = [(name, value) for name, value in request.query_params.multi_items() if name != "cursor"]
+    return f'<{request.url.path}?{urlencode([*params, ("cursor", cursor)])}>; rel="next"'
 
 
 class RecordController(Controller):
@@ -49,18 +70,29 @@ class RecordController(Controller):
         cursor: Annotated[str | None, QueryParameter(description="the `next` of the previous page")] = None,
         limit: Annotated[int, QueryParameter(ge=1)] = 50,
         include_deleted: Annotated[bool, QueryParameter(description="tombstones too")] = False,
-        version: Major = None,
-    ) -> RecordPage:
+        version: Major = None, representation: Format = "json",
+    ) -> Response[RecordPage | list[dict[str, Any]]]:
+        principal = await caller(request)
+        dataset = await modelled_dataset(principal, dataset_id) if representation == "ngsi-ld" else None
         query = RecordQuery(limit=clamp(limit), cursor=cursor, area=area, major=version, include_deleted=include_deleted,
                             params=list(request.query_params.multi_items()))
-        page, following = await records.list_records(await caller(request), dataset_id, query, request.url.path)
-        return RecordPage(items=[record_out(record, view) for record, view in page], next=following, limit=query.limit)
+        page, following = await records.list_records(principal, dataset_id, query, request.url.path)
+        if dataset is None:
+            return Response(RecordPage(items=[record_out(record, view) for record, view in page], next=following,
+                                       limit=query.limit))
+        headers = {"Link": next_link(request, following)} if following is not None else {}
+        return Response(await ngsi.entities(dataset, page), media_type=ngsi.MEDIA_TYPE, headers=headers)
 
     @get("/{key:str}", guards=[requires("record:read")], summary="One record, with its ETag")
-    async def read(self, request: Request, dataset_id: DatasetPath, key: KeyPath,
-                   version: Major = None) -> Response[RecordOut]:
-        record, view = await records.get_record(await caller(request), dataset_id, key, request.url.path, version)
-        return Response(record_out(record, view), headers={"ETag": etag(record)})
+    async def read(self, request: Request, dataset_id: DatasetPath, key: KeyPath, version: Major = None,
+                   representation: Format = "json") -> Response[RecordOut | dict[str, Any]]:
+        principal = await caller(request)
+        dataset = await modelled_dataset(principal, dataset_id) if representation == "ngsi-ld" else None
+        record, view = await records.get_record(principal, dataset_id, key, request.url.path, version)
+        if dataset is None:
+            return Response(record_out(record, view), headers={"ETag": etag(record)})
+        [found] = await ngsi.entities(dataset, [(record, view)])
+        return Response(found, media_type=ngsi.MEDIA_TYPE, headers={"ETag": etag(record)})
 
     @put("/{key:str}", guards=[requires("record:write")], summary="Replace a record's data")
     async def replace(self, request: Request, dataset_id: DatasetPath, key: KeyPath, data: JSONBody[RecordReplace],

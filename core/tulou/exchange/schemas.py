@@ -19,6 +19,23 @@ RecordKey = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9._:-]{1,100}$", des
 AreaCode = Annotated[str, msgspec.Meta(description="12-digit division code")]
 FieldName = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 Note = Annotated[str, msgspec.Meta(max_length=1000)]
+SmartDataModel = Annotated[
+    str, msgspec.Meta(pattern=r"^[A-Z][A-Za-z0-9]{0,99}$", description="a Smart Data Model entity type: AgriParcel"),
+]
+AttributeName = Annotated[str, msgspec.Meta(pattern=r"^[a-z][A-Za-z0-9_]{0,99}$", description="an NGSI-LD attribute")]
+
+
+class RelationshipTarget(msgspec.Struct, forbid_unknown_fields=True):
+    """A field holding another entity's key: exported as ``urn:ngsi-ld:<entity>:<value>``."""
+
+    attribute: AttributeName
+    entity: SmartDataModel
+
+
+FieldMap = Annotated[
+    dict[FieldName, AttributeName | RelationshipTarget],
+    msgspec.Meta(description="top-level record field to the Smart Data Model attribute it becomes in NGSI-LD"),
+]
 
 
 class Translated(msgspec.Struct, forbid_unknown_fields=True):
@@ -41,20 +58,27 @@ class DatasetIn(msgspec.Struct, forbid_unknown_fields=True):
     classification: Classification
     schema: dict[str, Any]
     description: Translated | None = None
-    smart_data_model: Annotated[str, msgspec.Meta(max_length=100)] | None = None
+    smart_data_model: SmartDataModel | None = None
+    field_map: FieldMap = {}
     owner: int | None = None
     manager: int | None = None
     area: AreaCode | None = None
 
 
 class PublishIn(msgspec.Struct, forbid_unknown_fields=True):
-    """Who owns and manages a dataset and where it applies; ``retired`` keeps it readable only."""
+    """Who owns and manages a dataset and where it applies; ``retired`` keeps it readable only.
+
+    ``smart_data_model`` and ``field_map`` left out keep what the dataset has; a ``null``
+    model removes its NGSI-LD form (and its field map).
+    """
 
     owner: int
     manager: int
     area: AreaCode
     classification: Classification | None = None
     status: Literal["published", "retired"] = "published"
+    smart_data_model: SmartDataModel | None | msgspec.UnsetType = msgspec.UNSET
+    field_map: FieldMap | msgspec.UnsetType = msgspec.UNSET
 
 
 class DatasetOut(msgspec.Struct):
@@ -68,6 +92,7 @@ class DatasetOut(msgspec.Struct):
     area: str | None
     plugin: str | None
     smart_data_model: str | None
+    field_map: dict[str, str | RelationshipTarget]
     versions: list[str]
     created_at: datetime
     updated_at: datetime
@@ -201,7 +226,8 @@ def dataset_out(dataset: Dataset, versions: list[str]) -> DatasetOut:
         id=dataset.id, title=dataset.title, description=dataset.description,
         classification=dataset.classification.value, status=dataset.status.value,
         owner=organisation_ref(dataset.owner), manager=organisation_ref(dataset.manager), area=dataset.area_id,
-        plugin=dataset.plugin, smart_data_model=dataset.smart_data_model, versions=versions,
+        plugin=dataset.plugin, smart_data_model=dataset.smart_data_model,
+        field_map=msgspec.convert(dataset.field_map or {}, dict[str, str | RelationshipTarget]), versions=versions,
         created_at=dataset.created_at, updated_at=dataset.updated_at,
     )
 

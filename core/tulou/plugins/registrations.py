@@ -7,9 +7,13 @@ the plugin that made it.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from tulou.errors import Invalid
+from tulou.exchange.ngsi import check_mapping, properties_of
 
 PERMISSION_NAME = re.compile(r"^[a-z][a-z0-9_]*:[a-z][a-z0-9_]*$")
 TAG_CODE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
@@ -71,6 +75,10 @@ class DatasetSchema:
     ``MAJOR.MINOR`` (``1.0``) and ``schema`` a JSON Schema 2020-12 of an object.
     Register every version the plugin has shipped: a minor version may only add
     optional properties; anything else is a new major, starting at ``N.0``.
+
+    ``smart_data_model`` (a FIWARE entity type, ``AgriParcel``) and ``field_map``
+    (top-level field to the model's attribute, or ``{"attribute": ..., "entity": ...}``
+    for a Relationship) give the records an NGSI-LD form; the latest version's are used.
     """
 
     id: str
@@ -79,6 +87,8 @@ class DatasetSchema:
     schema: dict[str, Any]
     description: object = ""
     classification: str = "internal"
+    smart_data_model: str | None = None
+    field_map: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not DATASET_ID.match(self.id):
@@ -87,6 +97,10 @@ class DatasetSchema:
             raise ValueError(f"dataset version {self.version!r} must look like '1.0'")
         if self.classification not in CLASSIFICATIONS:
             raise ValueError(f"classification must be one of {', '.join(CLASSIFICATIONS)}")
+        try:
+            check_mapping(self.smart_data_model, self.field_map, properties_of([self.schema]))
+        except Invalid as error:
+            raise ValueError(f"dataset {self.id} {error.field}: {error.detail}") from None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,77 @@
+"""Write one JSON Schema per data-exchange wire shape into ``schemas/``, from the msgspec Structs.
+
+The schemas are generated, never edited by hand, so they cannot drift from the code:
+``tests/standards/test_exchange_conformance.py`` fails when this script's output and the
+committed files differ. Run it after changing a wire shape::
+
+    .venv/bin/python standards/exchange/generate_schemas.py
+
+Hand-written and not touched here: ``problem.schema.json`` (the RFC 9457 error body with
+the record validator's ``errors[].path``) and ``ngsi-ld-entity.schema.json`` (the NGSI-LD
+key-value entity of ``?format=ngsi-ld``, whose attributes depend on the dataset).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from tulou import STANDARD_VERSION
+from tulou.exchange import schemas as exchange
+from tulou.exchange import subscription_schemas as subscriptions
+
+SCHEMAS = Path(__file__).parent / "schemas"
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+HAND_WRITTEN = ("problem.schema.json", "ngsi-ld-entity.schema.json")
+
+SHAPES: tuple[type[msgspec.Struct], ...] = (
+    exchange.DatasetIn, exchange.PublishIn, exchange.DatasetOut, exchange.VersionIn, exchange.VersionOut,
+    exchange.RecordIn, exchange.RecordReplace, exchange.RecordPatch, exchange.RecordOut, exchange.RecordPage,
+    exchange.ChangePage,
+    exchange.AgreementIn, exchange.ApprovalIn, exchange.DecisionIn, exchange.AgreementOut,
+    subscriptions.SubscriptionIn, subscriptions.SubscriptionPatch, subscriptions.SubscriptionOut,
+    subscriptions.SubscriptionCreated, subscriptions.DeliveryOut,
+)
+LISTS: dict[str, type[msgspec.Struct]] = {
+    "dataset-list": exchange.DatasetOut, "version-list": exchange.VersionOut, "agreement-list": exchange.AgreementOut,
+    "subscription-list": subscriptions.SubscriptionOut, "delivery-list": subscriptions.DeliveryOut,
+}
+
+
+def file_stem(name: str) -> str:
+    """``RecordOut`` to ``record-out``."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
+
+
+def generated() -> dict[str, dict[str, Any]]:
+    """File name to schema, for every generated file."""
+    raw: dict[str, dict[str, Any]] = {file_stem(shape.__name__): msgspec.json.schema(shape) for shape in SHAPES}
+    raw.update({stem: msgspec.json.schema(list[item]) for stem, item in LISTS.items()})
+    return {
+        f"{stem}.schema.json": {
+            "$schema": DIALECT,
+            "$id": f"urn:tulou:standard:{STANDARD_VERSION}:exchange:{stem}",
+            **schema,
+        }
+        for stem, schema in sorted(raw.items())
+    }
+
+
+def render(schema: dict[str, Any]) -> str:
+    return json.dumps(schema, ensure_ascii=False, indent=2, sort_keys=False) + "\n"
+
+
+def main() -> int:
+    SCHEMAS.mkdir(exist_ok=True)
+    for name, schema in generated().items():
+        (SCHEMAS / name).write_text(render(schema), encoding="utf-8")
+        print(f"wrote schemas/{name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

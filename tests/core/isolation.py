@@ -18,7 +18,7 @@ import httpx
 from litestar import Litestar
 from litestar.handlers.http_handlers import HTTPRouteHandler
 from litestar.routes import HTTPRoute
-from tortoise import Tortoise
+from tortoise import Tortoise, connections
 from tortoise.expressions import Q
 
 from tests.core.test_accounts import PASSWORD
@@ -26,7 +26,9 @@ from tests.core.test_people import resident_id
 from tests.core.test_route_guards import API_DOCS_PREFIX
 from tests.exchange.conftest import PLOTS_SCHEMA, plot
 from tulou.areas.codes import subtree_prefix
+from tulou.devices.telemetry_store import RAW_TABLE
 from tulou.plugins.registry import LITESTAR_OPTIONS_HANDLER
+from tulou.security.guards import signed_in
 from tulou.security.principal import ALL_PERMISSIONS
 
 NOTICES = "notices"
@@ -56,6 +58,14 @@ class Township:
     record: str  # the key of a live record of ``dataset`` in ``village``
     agreement: int  # the cooperative's request to read ``dataset``: the aim approves, then revokes it
     rejectable: int  # another such request, for the aim to reject
+    webhook: str  # where the township's subscriptions send events: a receiver that always fails
+    subscription: int  # the government's subscription to ``dataset``, made by the county administrator
+    delivery: int  # a dead delivery of ``subscription``, for the aim to retry
+    device_model: str  # a county model of soil sensor, made for the township's devices
+    device: str  # the id of a sensor in ``village``, owned by ``organisation``: online, it has reported
+    device_token: str  # the sensor's token
+    provisioning_key: int  # a key claiming sensors of ``device_model`` into ``village``
+    provisioning_secret: str  # the key's secret
     personal: tuple[str, ...] = ()  # names, numbers, usernames: in no answer to an outsider, not even an error
     unpublished: tuple[str, ...] = ()  # the rest that no public route may show: households, withdrawn notices...
 
@@ -87,6 +97,11 @@ PATH_PARAMS: dict[str, Callable[[Township], object]] = {
     "version": lambda t: "1.0",
     "key": lambda t: t.record,
     "agreement_id": lambda t: t.agreement,
+    "subscription_id": lambda t: t.subscription,
+    "delivery_id": lambda t: t.delivery,
+    "model_id": lambda t: t.device_model,
+    "device_id": lambda t: t.device,
+    "key_id": lambda t: t.provisioning_key,
 }
 
 #: "METHOD route path" -> path parameters naming another object on that route than elsewhere:
@@ -95,11 +110,11 @@ ROUTE_PATH_PARAMS: dict[str, dict[str, Callable[[Township], object]]] = {
     "POST /api/v1/agreements/{agreement_id:int}/reject": {"agreement_id": lambda t: t.rejectable},
 }
 
-#: Path parameters naming a county-wide object (a role), which the township's staff
-#: share with everybody: any signed-in caller reads it, but a caller from another
-#: township changing or deleting one bound in the township is refused (403, not 404: all
-#: staff can see that it exists).
-COUNTY_WIDE = {"name"}
+#: Path parameters naming a county-wide object (a role, a device model), which the
+#: township's staff share with everybody: any signed-in caller reads it, but a caller from
+#: another township changing or deleting one used in the township is refused (403, not 404:
+#: all staff can see that it exists).
+COUNTY_WIDE = {"name", "model_id"}
 
 
 @dataclass(frozen=True)
@@ -128,13 +143,19 @@ QUERY_PARAMS: dict[str, Param | None] = {
     "dataset": Param(lambda t: t.dataset),
     "side": Param(lambda t: "keeper"),  # the agreements of datasets the caller keeps
     "include_deleted": Param(lambda t: "true"),  # tombstones too
+    "model": Param(lambda t: t.device_model),  # the township's devices' model
+    "state": Param(lambda t: "active"),  # the sensor's life
+    "connection": Param(lambda t: "online"),  # the sensor has reported
     "action": None, "kind": None, "level": None, "format": None, "purpose": None, "limit": None, "offset": None,
-    "major": None, "version": None, "after": None, "cursor": None,
+    "major": None, "version": None, "after": None, "cursor": None, "category": None, "from": None, "to": None,
+    "property": None, "agg": None, "interval": None,
 }
 
 #: "METHOD route path" -> query parameters meaning something else on that route than in the table above.
 ROUTE_QUERY_PARAMS: dict[str, dict[str, Param | None]] = {
     "GET /api/v1/agreements": {"status": Param(lambda t: "requested")},
+    "GET /api/v1/datasets/{dataset_id:str}/subscriptions/{subscription_id:int}/deliveries": {
+        "status": Param(lambda t: "dead")},
 }
 
 #: Header parameters, which say nothing about a township: a precondition on the ETag last read.
@@ -173,6 +194,18 @@ def _dataset_body(t: Township, suffix: str, area: str) -> dict[str, Any]:
 def _agreement_body(t: Township, organisation: int) -> dict[str, Any]:
     return {"dataset": t.dataset, "organisation": organisation, "fields": ["name"], "areas": [t.village],
             "purpose": "矩阵核对", "expires_at": A_YEAR_ON}
+
+
+def _device_body(t: Township, suffix: str, area: str, **extra: Any) -> dict[str, Any]:
+    return {"model": t.device_model, "serialNumber": f"MATRIX-{suffix}", "name": "新装的传感器", "area": area, **extra}
+
+
+def _key_body(t: Township, area: str, **extra: Any) -> dict[str, Any]:
+    return {"model": t.device_model, "area": area, "uses": 3, "label": "矩阵钥匙", **extra}
+
+
+#: A telemetry property of the township's sensors: ``tests.core.test_isolation_matrix`` declares it.
+MOISTURE = {"moisture": {"type": "number", "unit": "P1", "minimum": 0, "maximum": 100}}
 
 
 #: "METHOD route path" -> the body to send. Every route that reads a body must be here.
@@ -240,6 +273,42 @@ BODIES: dict[str, Body] = {
     "POST /api/v1/agreements/{agreement_id:int}/approve": Body(lambda t: {"note": "同意"}),
     "POST /api/v1/agreements/{agreement_id:int}/reject": Body(lambda t: {"note": "不同意"}),
     "POST /api/v1/agreements/{agreement_id:int}/revoke": Body(lambda t: {"note": "到此为止"}),
+    # The township's dataset for its government, and the caller's own dataset filtered to the township's village.
+    "POST /api/v1/datasets/{dataset_id:str}/subscriptions": Body(
+        lambda t: {"url": t.webhook, "organisation": t.government, "conditions": {"area": t.village}},
+        across=lambda t, home: {"url": home.webhook, "conditions": {"area": t.village}},
+        home_path=frozenset({"dataset_id"}),
+    ),
+    "PATCH /api/v1/datasets/{dataset_id:str}/subscriptions/{subscription_id:int}": Body(lambda t: {"active": False}),
+    # A device model names no township: only the county adds one.
+    "POST /api/v1/device-models": Body(
+        lambda t: {"id": "matrix.new-model", "category": "sensor", "manufacturerName": "矩阵仪器",
+                   "modelName": "M-1", "telemetry": MOISTURE}, aimed=False),
+    "PATCH /api/v1/device-models/{model_id:str}": Body(lambda t: {"description": "改过的型号"}),
+    # A sensor in the township's village, and one in the caller's own village owned by the township's cooperative.
+    "POST /api/v1/devices": Body(
+        lambda t: _device_body(t, "placed", t.village),
+        across=lambda t, home: _device_body(t, "across", home.village, owner=t.organisation),
+    ),
+    "PATCH /api/v1/devices/{device_id:str}": Body(
+        lambda t: {"name": "改过的传感器"}, across=lambda t, home: {"owner": t.organisation},
+        home_path=frozenset({"device_id"}),
+    ),
+    "POST /api/v1/provisioning-keys": Body(
+        lambda t: _key_body(t, t.village), across=lambda t, home: _key_body(t, home.village, owner=t.organisation),
+    ),
+    "POST /api/v1/devices:claim": Body(lambda t: {"serialNumber": "MATRIX-claimed"}),
+    "POST /api/v1/telemetry": Body(lambda t: {"device": t.device, "values": {"moisture": 30.5}}),
+}
+
+#: Routes taking a credential of their own instead of a staff token: "METHOD path" -> the
+#: township's. Staff tokens are refused there (401) whatever the request names, and the aim
+#: is proved with the township's credential. These are sent first, while the credentials
+#: still work: other routes re-key, disable and retire the sensor and revoke the key. A
+#: device naming another township's device is tests/devices' business (test_ingest.py).
+OWN_CREDENTIALS: dict[str, Callable[[Township], str]] = {
+    "POST /api/v1/devices:claim": lambda t: t.provisioning_secret,
+    "POST /api/v1/telemetry": lambda t: t.device_token,
 }
 
 #: Routes anyone may call. A new public route must be added here, and so gets checked
@@ -251,9 +320,10 @@ PUBLIC_ROUTES = {
     "GET /api/v1/notices/areas/{area:str}/notices", "GET /api/v1/notices/areas/{area:str}/notices/{notice_id:int}",
 }
 
-#: Sent after everything else, in this order: a role goes once its binding is removed; the
-#: others end the module or the caller's session.
+#: Sent after everything else, in this order: a retired sensor can be neither enabled nor
+#: re-keyed; a role goes once its binding is removed; the others end the module or the caller's session.
 RUN_LAST = (
+    "POST /api/v1/devices/{device_id:str}/decommission",
     "DELETE /api/v1/roles/{name:str}", "DELETE /api/v1/areas/{code:str}/modules/{plugin:str}",
     "POST /api/v1/auth/logout",
 )
@@ -328,6 +398,7 @@ class Call:
     form: bool = False
     public: bool = False
     permission: str | None = None  # what the route's guard asks for; None for "signed in" routes
+    credential: str | None = None  # the township's own credential, on a route that takes no staff token
 
     @property
     def method(self) -> str:
@@ -365,6 +436,11 @@ def handlers(app: Litestar) -> list[tuple[str, HTTPRoute, HTTPRouteHandler, Any]
     return found
 
 
+def takes_staff(handler: HTTPRouteHandler) -> bool:
+    """Whether the handler's guards admit staff: it requires a permission, or only a signed-in caller."""
+    return required_permission(handler) is not None or signed_in in handler.resolve_guards()
+
+
 def _path_params(key: str, kwargs: Any) -> dict[str, Callable[[Township], object]]:
     names = {p.field_name for p in kwargs.expected_path_params}
     return {name: {**PATH_PARAMS, **ROUTE_PATH_PARAMS.get(key, {})}[name] for name in names}
@@ -384,6 +460,7 @@ def _calls_for(
         aimed=bool(set(path) - COUNTY_WIDE) or county_wide or bool(body and body.aimed),
         area_in_path=bool({"area", "code"} & set(path)), county_wide=county_wide, form=bool(body and body.form),
         public=key in PUBLIC_ROUTES, permission=required_permission(handler),
+        credential=OWN_CREDENTIALS[key](town) if key in OWN_CREDENTIALS else None,
     )
     across = []
     if body and body.across:
@@ -414,6 +491,8 @@ def _problems_of(key: str, handler: HTTPRouteHandler, kwargs: Any) -> list[str]:
         problems.append(f"{key}: reads a request body: add one aimed at township B to BODIES")
     if handler.opt.get("public") and key not in PUBLIC_ROUTES:
         problems.append(f"{key}: is public: add it to PUBLIC_ROUTES")
+    elif not handler.opt.get("public") and not takes_staff(handler) and key not in OWN_CREDENTIALS:
+        problems.append(f"{key}: takes no staff token: add the township's own credential to OWN_CREDENTIALS")
     return problems
 
 
@@ -424,11 +503,16 @@ def unaimable(app: Litestar) -> list[str]:
     problems = [problem for key, _route, handler, kwargs in found for problem in _problems_of(key, handler, kwargs)]
     problems += [f"{key}: is in BODIES but is no route" for key in BODIES if key not in keys]
     problems += [f"{key}: is in PUBLIC_ROUTES but is no route" for key in PUBLIC_ROUTES if key not in keys]
+    problems += [f"{key}: is in OWN_CREDENTIALS but is no route" for key in OWN_CREDENTIALS if key not in keys]
     return problems
 
 
 def _send_order(call: Call) -> tuple[int, int]:
-    return RUN_LAST.index(call.route) + 1 if call.route in RUN_LAST else 0, METHOD_ORDER[call.method]
+    if call.credential is not None:
+        return 0, 0
+    if call.route in RUN_LAST:
+        return 2, RUN_LAST.index(call.route)
+    return 1, METHOD_ORDER[call.method]
 
 
 def plan(app: Litestar, town: Township, home: Township) -> list[Call]:
@@ -449,8 +533,9 @@ def expected_status(call: Call, permissions: set[str] | None) -> tuple[int, ...]
     """What a caller from another township may get; None where a page without the target's data is fine.
 
     ``permissions`` is None for an anonymous caller, else what the caller's role holds at home.
+    A staff token opens no route that takes a credential of its own.
     """
-    if permissions is None:
+    if permissions is None or call.credential is not None:
         return (401,)
     missing = call.permission is not None and not holds(permissions, call.permission)
     if not call.aimed:
@@ -494,10 +579,21 @@ async def _rows_of(name: str, prefix: str) -> Q:
     return await rows if inspect.isawaitable(rows) else rows
 
 
+async def _readings(prefix: str) -> list[dict[str, Any]]:
+    """The township's devices' readings: the raw telemetry table has no model."""
+    devices = await _models()["Device"].filter(area_id__startswith=prefix).values_list("id", flat=True)
+    if not devices:
+        return []
+    listed = ", ".join(str(int(device)) for device in devices)
+    return await connections.get("default").execute_query_dict(
+        f"SELECT * FROM {RAW_TABLE} WHERE device_id IN ({listed}) ORDER BY device_id, property_id, ts")
+
+
 async def township_rows(code: str) -> dict[str, list[dict[str, Any]]]:
     """Every row of every watched table that belongs to the township ``code``, as stored."""
     prefix = subtree_prefix(code)
-    return {
+    rows = {
         name: await model.filter(await _rows_of(name, prefix)).order_by(model._meta.pk_attr).values()
         for name, model in _models().items() if name in TOWNSHIP_ROWS
     }
+    return {**rows, RAW_TABLE: await _readings(prefix)}

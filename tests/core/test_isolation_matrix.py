@@ -29,11 +29,12 @@ from tests.conftest import (
     copy_of_template, running_app, scrub_environment, settings_for,
 )
 from tests.core.isolation import (
-    A_YEAR_ON, Call, Township, holds, judge, plan, township_rows, unaimable, unwatched_tables,
+    A_YEAR_ON, MOISTURE, Call, Township, holds, judge, plan, township_rows, unaimable, unwatched_tables,
 )
 from tests.core.test_accounts import PASSWORD, bearer
 from tests.core.test_people import resident_id
 from tests.exchange.conftest import PLOTS_SCHEMA, plot
+from tests.exchange.receiver import deliver_round, receiver_running
 from tulou.identity.accounts_models import Role
 from tulou.identity.roles import BUILTIN_ROLES
 from tulou.security.guards import PUBLIC, signed_in
@@ -67,14 +68,20 @@ def test_the_matrix_notices_a_route_it_cannot_aim(make_app: Callable[..., Litest
     @get("/api/v1/forgotten", opt=PUBLIC)
     async def forgotten_board() -> None: ...
 
+    async def badge(_connection: object, _handler: object) -> None: ...
+
+    @get("/api/v1/forgotten-door", guards=[badge])
+    async def forgotten_door() -> None: ...
+
     app = make_app()
-    app.register(forgotten)
-    app.register(forgotten_board)
+    for handler in (forgotten, forgotten_board, forgotten_door):
+        app.register(handler)
     assert unaimable(app) == [
         "POST /api/v1/forgotten/{thing_id:int}: path parameter 'thing_id': add it to PATH_PARAMS",
         "POST /api/v1/forgotten/{thing_id:int}: query parameter 'colour': add it to QUERY_PARAMS",
         "POST /api/v1/forgotten/{thing_id:int}: reads a request body: add one aimed at township B to BODIES",
         "GET /api/v1/forgotten: is public: add it to PUBLIC_ROUTES",
+        "GET /api/v1/forgotten-door: takes no staff token: add the township's own credential to OWN_CREDENTIALS",
     ]
 
 
@@ -154,7 +161,45 @@ async def keep_plots(client: AppClient, tag: str, code: str, village: str, clerk
             "rejectable": rejectable, "unpublished": (name, dataset, title, *keys, *plots, purpose)}
 
 
-async def settle(client: AppClient, tag: str, code: str, village: str, serial: int) -> Township:
+async def watch_plots(client: AppClient, dataset: str, record: str, government: int, webhook: str) -> dict[str, Any]:
+    """The government subscribes to its dataset, and the delivery of one change fails for good:
+    the receiver answers 500, and the matrix's settings allow one attempt.
+
+    Returns the :class:`Township` fields, and the delivery's event id under ``unpublished``.
+    """
+    subscriptions = f"/api/v1/datasets/{dataset}/subscriptions/"
+    subscription = await succeeds(client, "POST", subscriptions, {"url": webhook, "organisation": government})
+    await succeeds(client, "PATCH", f"/api/v1/datasets/{dataset}/records/{record}", {"data": {"crop": "红茶"}})
+    await deliver_round(client.app)
+    deliveries = await client.get(f"{subscriptions}{subscription['id']}/deliveries", headers=ADMIN)
+    [delivery] = deliveries.json()
+    assert delivery["status"] == "dead", delivery
+    return {"webhook": webhook, "subscription": subscription["id"], "delivery": delivery["id"],
+            "unpublished": (delivery["event_id"],)}
+
+
+async def install_sensor(client: AppClient, tag: str, village: str, owner: int) -> dict[str, Any]:
+    """A county model of soil sensor; one of them in ``village``, owned by ``owner``, which has
+    reported once (so it is online, with a connection event and a latest value); a key to claim more.
+
+    Returns the :class:`Township` fields, and the sensor's and the key's markers under ``unpublished``.
+    """
+    model = f"{tag.lower()}.soil"
+    await succeeds(client, "POST", "/api/v1/device-models/", {
+        "id": model, "category": "sensor", "manufacturerName": "矩阵仪器", "modelName": f"{tag}-Soil",
+        "telemetry": MOISTURE})
+    name, serial_number, label = f"{tag}土壤墒情仪", f"{tag}-SOIL-001", f"{tag}安装钥匙"
+    sensor = await succeeds(client, "POST", "/api/v1/devices/", {
+        "model": model, "serialNumber": serial_number, "name": name, "area": village, "owner": owner})
+    await succeeds(client, "POST", "/api/v1/telemetry", {"values": {"moisture": 31.5}}, bearer(sensor["token"]))
+    key = await succeeds(client, "POST", "/api/v1/provisioning-keys/",
+                         {"model": model, "area": village, "uses": 5, "label": label})
+    return {"device_model": model, "device": sensor["id"], "device_token": sensor["token"],
+            "provisioning_key": key["id"], "provisioning_secret": key["key"],
+            "unpublished": (sensor["id"], name, serial_number, label)}
+
+
+async def settle(client: AppClient, tag: str, code: str, village: str, serial: int, webhook: str) -> Township:
     """One object of every kind in the township, made by the county administrator, but for what
     its clerk does: switch the notice board on and publish to it."""
     role = await succeeds(client, "POST", "/api/v1/roles/", {
@@ -180,7 +225,9 @@ async def settle(client: AppClient, tag: str, code: str, village: str, serial: i
     withdrawn = await succeeds(client, "POST", board, {"title": f"{tag}撤回的通知", "body": "作废"})
     await succeeds(client, "DELETE", f"{board}/{withdrawn['id']}")
     plots = await keep_plots(client, tag, code, village, account, organisation["id"])
-    kept_data = plots.pop("unpublished")
+    watched = await watch_plots(client, plots["dataset"], plots["record"], plots["government"], webhook)
+    sensors = await install_sensor(client, tag, village, organisation["id"])
+    kept_data = (*plots.pop("unpublished"), *watched.pop("unpublished"), *sensors.pop("unpublished"))
     personal = (*names, *numbers, *phones, clerk)
     return Township(
         code=code, village=village, head_name=names[0], member=people[1], newcomer=people[2], resident_id=numbers[0],
@@ -188,7 +235,7 @@ async def settle(client: AppClient, tag: str, code: str, village: str, serial: i
         binding=binding, role=role["name"], client=system["id"], notice=notice["id"], token=token, personal=personal,
         unpublished=(household["number"], household["address"], organisation["name"], withdrawn["title"],
                      f'"account:{account}"', system["name"], system["client_id"], *kept_data),
-        **plots,
+        **plots, **watched, **sensors,
     )
 
 
@@ -201,14 +248,20 @@ def matrix_database(template_database: str, tmp_path_factory: pytest.TempPathFac
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def world(matrix_database: tuple[str, Path]) -> AsyncIterator[World]:
-    """The demo county with townships A and B settled, and A's staff in every built-in role signed in."""
+    """The demo county with townships A and B settled, and A's staff in every built-in role signed in.
+
+    Subscriptions may send to the receiver on 127.0.0.1, which fails every delivery.
+    """
     url, directory = matrix_database
-    with pytest.MonkeyPatch.context() as monkeypatch:
+    exchange = {"webhook_allow": "127.0.0.1", "max_attempts": 1}
+    with pytest.MonkeyPatch.context() as monkeypatch, receiver_running() as receiver:
+        receiver.failures = 1_000_000
         scrub_environment(monkeypatch, directory)
         cheap_passwords(monkeypatch)
-        async with running_app(create_app(plugins=builtin_plugins(), **settings_for(url, directory))) as client:
-            a = await settle(client, "TA", YUNXI_TOWN, SHANGPING_VILLAGE, serial=100)
-            b = await settle(client, "TB", MEILIN_TOWNSHIP, MEILIN_VILLAGE, serial=200)
+        app = create_app(plugins=builtin_plugins(), **settings_for(url, directory), exchange=exchange)
+        async with running_app(app) as client:
+            a = await settle(client, "TA", YUNXI_TOWN, SHANGPING_VILLAGE, serial=100, webhook=receiver.url)
+            b = await settle(client, "TB", MEILIN_TOWNSHIP, MEILIN_VILLAGE, serial=200, webhook=receiver.url)
             members = await asyncio.gather(*(
                 staff_member(client, f"ta-{role.replace('_', '-')}", role, YUNXI_TOWN) for role in ROLES
             ))
@@ -250,20 +303,24 @@ async def test_no_role_reaches_another_township(world: World, role: str) -> None
 
 def answers_with_b(call: Call) -> bool:
     """Whether the answer to the county administrator must show B's data: every read, and every write
-    but those naming B only by an id or by the area in the path (acting at home, changing a role)."""
+    but those naming B only by an id or by the area in the path (acting at home, changing a role).
+    A request with B's own credential reaches B alone: that it succeeds is enough."""
+    if call.credential is not None:
+        return False
     return call.method == "GET" or not (call.across or call.county_wide or call.area_in_path)
 
 
 @in_module_loop
 async def test_the_aim_is_true(world: World) -> None:
     """The county administrator sending the same requests reaches B's objects, so the 404s above
-    are refusals, not misses. It writes into township B, so it runs last."""
+    are refusals, not misses; B's own sensor and key do where staff tokens are refused.
+    It writes into township B, so it runs last."""
     world.spent = True
     misses = []
     for call in plan(world.client.app, world.b, world.a):
         if not (call.aimed or call.query):
             continue
-        response = await call.send(world.client, ADMIN)
+        response = await call.send(world.client, ADMIN if call.credential is None else bearer(call.credential))
         if not response.is_success:
             misses.append(f"{call}: {response.status_code} {response.text[:300]}")
         elif response.content and not call.public and answers_with_b(call) and not world.b.gives_away(response.text):

@@ -55,6 +55,18 @@ async def test_a_lost_answer_can_be_claimed_again_until_the_device_reports(clien
     assert await Device.filter(serial_number="SOIL-001").count() == 1
 
 
+async def test_a_device_moved_out_of_the_keys_village_cannot_be_claimed_again(client: Any) -> None:
+    """Its key belongs to the village it was claimed into: moved to another township, the device
+    gets no new token from that key, and its claim stays where staff put it."""
+    key = await make_key(client, uses=1)
+    first = (await claim(client, key["key"], "SOIL-001")).json()
+    moved = await client.patch(f"/api/v1/devices/{first['id']}", json={"area": MEILIN_VILLAGE}, headers=ADMIN)
+    assert moved.status_code == 200, moved.text
+    again = await claim(client, key["key"], "SOIL-001")
+    assert again.status_code == 409
+    assert (await send(client, first["token"], {"values": {"temperature": 4.0}})).status_code == 200
+
+
 async def test_another_key_cannot_take_a_claimed_serial_number(client: Any) -> None:
     first, second = await make_key(client), await make_key(client)
     assert (await claim(client, first["key"], "SOIL-001")).status_code == 201

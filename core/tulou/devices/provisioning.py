@@ -128,9 +128,16 @@ async def _key_for(secret: str | None) -> ProvisioningKey:
     return key
 
 
+def _reclaimable(key: ProvisioningKey, device: Device) -> bool:
+    """Claimed with this key, still in its village (staff may have moved it since, even to another
+    township), active and silent: only then has the installer merely lost the answer."""
+    return (device.provisioning_key_id == key.id and device.area_id == key.area_id and device.last_seen_at is None
+            and device.status is DeviceStatus.ACTIVE)
+
+
 async def _reclaim(key: ProvisioningKey, device: Device) -> tuple[Device, str]:
     """The same key claiming the same serial before the device ever reported: a new token for it."""
-    if device.provisioning_key_id != key.id or device.last_seen_at is not None or device.status is not DeviceStatus.ACTIVE:
+    if not _reclaimable(key, device):
         raise Conflict(_("A device of this model with this serial number is registered"), field="serialNumber")
     token = new_device_token()
     async with in_transaction():

@@ -16,6 +16,7 @@ from tulou.areas.routes import AreaController
 from tulou.audit.routes import AuditController
 from tulou.i18n import install
 from tulou.exchange.agreement_routes import AgreementController
+from tulou.exchange.bulk_routes import BulkController
 from tulou.exchange.record_routes import RecordController
 from tulou.exchange.routes import DatasetController
 from tulou.identity.account_routes import AccountController, AuthController, MeController, RoleBindingController
@@ -75,7 +76,7 @@ def create_app(plugins: list[object] | None = None, platform: Platform | None = 
             AuthController, MeController, AccountController, RoleBindingController, MembershipController,
             ClientController, OAuthController,
             RoleController,
-            DatasetController, RecordController, AgreementController,
+            DatasetController, RecordController, BulkController, AgreementController,
         ],
         plugins=[PluginRoutes(platform)],
         lifespan=[lifespan_for(platform)],

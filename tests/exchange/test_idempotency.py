@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta, timezone
 
-from tests.conftest import SHANGPING_VILLAGE
-from tests.exchange.conftest import PLOTS, County, plot
+from tests.conftest import ADMIN, SHANGPING_VILLAGE, SHIMEN_TOWN
+from tests.exchange.conftest import PLOTS, PLOTS_SCHEMA, County, plot
 from tulou.exchange.idempotency import purge_idempotency_keys
-from tulou.exchange.models import Change, IdempotentRequest, Record
+from tulou.exchange.models import Agreement, Change, IdempotentRequest, Record
 
 RECORDS = f"/api/v1/datasets/{PLOTS}/records/"
 
@@ -91,3 +91,21 @@ async def test_keys_are_forgotten_after_a_day(county: County) -> None:
     await county.client.post(RECORDS, json=body, headers=keyed(county.keeper, "fresh"))
     assert await purge_idempotency_keys() == 1
     assert await IdempotentRequest.all().values_list("key", flat=True) == ["fresh"]
+
+
+async def test_agreement_and_dataset_writes_replay(county: County) -> None:
+    from tests.exchange.test_agreements import AGREEMENTS, in_days
+
+    asked = {"dataset": PLOTS, "organisation": county.shimen, "fields": ["crop"], "areas": [SHIMEN_TOWN],
+             "purpose": "补贴核对", "expires_at": in_days(30)}
+    first, second = [await county.client.post(AGREEMENTS, json=asked, headers=keyed(county.shimen_clerk, "ask-1"))
+                     for _ in range(2)]
+    assert first.status_code == second.status_code == 201 and first.json()["id"] == second.json()["id"]
+    assert await Agreement.all().count() == 1
+    approve = f"{AGREEMENTS}{first.json()['id']}/approve"
+    decided = [await county.client.post(approve, json={}, headers=keyed(county.keeper, "ok-1")) for _ in range(2)]
+    assert [d.status_code for d in decided] == [200, 200] and decided[1].headers["idempotent-replayed"] == "true"
+    version = {"schema": {**PLOTS_SCHEMA, "properties": {**PLOTS_SCHEMA["properties"], "note": {"type": "string"}}}}
+    added = [await county.client.post(f"/api/v1/datasets/{PLOTS}/versions", json=version, headers=keyed(ADMIN, "v-1"))
+             for _ in range(2)]
+    assert [a.json()["version"] for a in added] == ["1.1", "1.1"]

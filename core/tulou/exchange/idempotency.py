@@ -98,16 +98,22 @@ async def _claim(principal: Principal, key: str) -> IdempotentRequest:
         raise _KeyTaken() from None
 
 
-async def once(request: Request, principal: Principal, produce: Callable[[], Awaitable[Response[Any]]],
+async def _answer(produce: Callable[[], Awaitable[Any]]) -> Response[Any]:
+    answer = await produce()
+    return answer if isinstance(answer, Response) else Response(answer)
+
+
+async def once(request: Request, principal: Principal, produce: Callable[[], Awaitable[Any]],
                body_digest: BodyDigest | None = None) -> Response[Any]:
-    """``produce()``'s response, or, when the ``Idempotency-Key`` was seen, the stored first one.
+    """``produce()``'s answer (a response, or a body sent with the route's status), or, when the
+    ``Idempotency-Key`` was seen, the stored first one.
 
     ``body_digest`` defaults to hashing the body Litestar already read; a streamed
     import passes one that hashes the stream as it is read.
     """
     key = _request_key(request)
     if key is None:
-        return await produce()
+        return await _answer(produce)
     digest = body_digest or whole_body_digest(request)
     found = await _stored(principal, key)
     if found is not None and found.response_status is not None:
@@ -115,7 +121,7 @@ async def once(request: Request, principal: Principal, produce: Callable[[], Awa
     try:
         async with in_transaction():
             row = await _claim(principal, key)
-            response = await produce()
+            response = await _answer(produce)
             row.response_body, row.response_headers = _rendered(response)
             row.response_status = response.status_code or request.route_handler.status_code
             row.fingerprint = fingerprint(request, principal, await digest())

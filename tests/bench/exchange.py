@@ -10,7 +10,7 @@
 
 SQLite always; PostgreSQL too when ``BENCH_POSTGRES`` names a server (default
 ``postgres://postgres@127.0.0.1:5432/postgres``; ``BENCH_POSTGRES=`` skips it).
-``BENCH_IMPORT_ROWS`` and ``BENCH_MEMORY_ROWS`` set N and M.
+``BENCH_IMPORT_ROWS`` and ``BENCH_MEMORY_ROWS`` set N and M; ``BENCH_DATABASES=postgres`` runs one only.
 
     .venv/bin/python tests/bench/exchange.py
 """
@@ -230,6 +230,8 @@ def memory(kind: str) -> tuple[str, str, str]:
 
 
 def databases() -> list[str]:
+    if os.environ.get("BENCH_DATABASES"):
+        return os.environ["BENCH_DATABASES"].split(",")
     if not POSTGRES:
         return ["sqlite"]
     try:

@@ -239,12 +239,8 @@ async def import_records(principal: Principal, dataset_id: str, rows: AsyncItera
     version = await latest_version(dataset.id, major)
     checker = RowChecker(principal, dataset, access, validator_of(version), default_area)
     result = ImportResult()
-    async with in_transaction() as connection:
+    async with in_transaction():
         await take_turn(dataset.id)
-        if connection.capabilities.dialect == "postgres":
-            # The planner's statistics predate the rows this transaction adds: without this, looking up each
-            # chunk's ids turns into a scan of the whole table once it has grown, and a 1M-row import crawls.
-            await connection.execute_script("SET LOCAL enable_seqscan = off")
         await _check_and_write(rows, checker, ChunkWriter(dataset, version, principal.id, result, skip_invalid), progress)
         if result.invalid and not skip_invalid:
             raise ImportRejected(result)

@@ -10,6 +10,7 @@ Telemetry ingest has its own script, tests/bench/telemetry.py, which ``make benc
 3. Start-up of ``tulou serve`` with all built-in plugins to ``/readyz`` 200 (goal < 2 s).
 4. The same bare route served by granian and by uvicorn (why ``tulou serve`` uses granian).
 5. ``tulou people import`` of a 10,000-row CSV list, process start included (goal < 10 s).
+6. The exchange's bulk import, import memory and read rates (``exchange.py`` beside this file).
 
 Load comes from ``wrk`` on 127.0.0.1 only; every run is bounded in time.
 """
@@ -31,6 +32,8 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+
+import exchange  # tests/bench/exchange.py, beside this script
 
 HERE = Path(__file__).resolve().parent
 VENV_BIN = Path(sys.executable).parent
@@ -181,6 +184,7 @@ def main() -> None:
 
         imported = people_import_seconds(env, Path(directory))
         results.append(("people import, 10,000 CSV rows", f"{imported:.1f} s", f"{imported / 10.0:.2f} of the 10 s goal"))
+    results.extend(exchange.results())
 
     width = max(len(name) for name, _, _ in results)
     print(f"{'benchmark':<{width}}  {'measured':>14}  ratio")

@@ -8,6 +8,7 @@ nobody adds a route that escapes the matrix without noticing.
 
 from __future__ import annotations
 
+import json
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -147,7 +148,7 @@ QUERY_PARAMS: dict[str, Param | None] = {
     "state": Param(lambda t: "active"),  # the sensor's life
     "connection": Param(lambda t: "online"),  # the sensor has reported
     "action": None, "kind": None, "level": None, "format": None, "purpose": None, "limit": None, "offset": None,
-    "major": None, "version": None, "after": None, "cursor": None, "category": None, "from": None, "to": None,
+    "major": None, "skip_invalid": None, "version": None, "after": None, "cursor": None, "category": None, "from": None, "to": None,
     "property": None, "agg": None, "interval": None,
 }
 
@@ -171,7 +172,7 @@ class Body:
     acting in the caller's own township (``home``) on the target township's object, which must
     be as unknown there as one that does not exist. ``home_path`` names the path parameters
     that, in that second call, name ``home``'s objects (its account, its dataset).
-    ``form`` sends the body form-encoded.
+    ``form`` sends the body form-encoded, ``ndjson`` as one line of NDJSON.
     """
 
     build: Callable[[Township], dict[str, Any]]
@@ -179,7 +180,11 @@ class Body:
     across: Callable[[Township, Township], dict[str, Any]] | None = None
     home_path: frozenset[str] = frozenset()
     form: bool = False
+    ndjson: bool = False
 
+
+#: Writes that answer with counts only (an import's report): for them, succeeding is the proof of aim.
+REPORTS_ONLY = frozenset({"POST /api/v1/datasets/{dataset_id:str}/records:import"})
 
 #: A version the plots schema can take next: one more optional field.
 NEXT_PLOTS_SCHEMA = {**PLOTS_SCHEMA, "properties": {**PLOTS_SCHEMA["properties"], "variety": {"type": "string"}}}
@@ -264,6 +269,8 @@ BODIES: dict[str, Body] = {
     "POST /api/v1/datasets/{dataset_id:str}/versions": Body(lambda t: {"schema": NEXT_PLOTS_SCHEMA}),
     "POST /api/v1/datasets/{dataset_id:str}/records": Body(
         lambda t: {"id": f"{t.record}-new", "area": t.village, "data": plot("新开的茶园")}),
+    "POST /api/v1/datasets/{dataset_id:str}/records:import": Body(
+        lambda t: {"id": f"{t.record}-imported", "area": t.village, "data": plot("导入的茶园")}, ndjson=True),
     "PUT /api/v1/datasets/{dataset_id:str}/records/{key:str}": Body(lambda t: {"data": plot("改过的茶园")}),
     "PATCH /api/v1/datasets/{dataset_id:str}/records/{key:str}": Body(lambda t: {"data": {"crop": "油茶"}}),
     # Asking for the township's dataset for its cooperative, and for the caller's own government.
@@ -396,6 +403,7 @@ class Call:
     county_wide: bool = False  # changes a county-wide object used in the township: expect 403
     across: bool = False  # acts at home on the township's object: expect what an unknown one gets
     form: bool = False
+    ndjson: bool = False
     public: bool = False
     permission: str | None = None  # what the route's guard asks for; None for "signed in" routes
     credential: str | None = None  # the township's own credential, on a route that takes no staff token
@@ -409,7 +417,11 @@ class Call:
         return f"{self.method} {self.url}{'?' + query if query else ''}{' (acting at home)' if self.across else ''}"
 
     async def send(self, client: httpx.AsyncClient, headers: dict[str, str] | None = None) -> httpx.Response:
-        body = {"data": self.body} if self.form else {"json": self.body}
+        if self.ndjson:
+            headers = {**(headers or {}), "Content-Type": "application/x-ndjson"}
+            body: dict[str, Any] = {"content": json.dumps(self.body, ensure_ascii=False) + "\n"}
+        else:
+            body = {"data": self.body} if self.form else {"json": self.body}
         return await client.request(self.method, self.url, params=self.query, headers=headers, **body)
 
 
@@ -459,6 +471,7 @@ def _calls_for(
         route=key, url=route.path_format.format(**path), body=body.build(town) if body else None,
         aimed=bool(set(path) - COUNTY_WIDE) or county_wide or bool(body and body.aimed),
         area_in_path=bool({"area", "code"} & set(path)), county_wide=county_wide, form=bool(body and body.form),
+        ndjson=bool(body and body.ndjson),
         public=key in PUBLIC_ROUTES, permission=required_permission(handler),
         credential=OWN_CREDENTIALS[key](town) if key in OWN_CREDENTIALS else None,
     )

@@ -17,6 +17,7 @@ from tulou.cli.areas import areas, demo
 from tulou.cli.audit import audit
 from tulou.cli.config import config
 from tulou.cli.database import migrate
+from tulou.cli.exchange import exchange
 from tulou.cli.develop import makemigrations
 from tulou.cli.identity import identity
 from tulou.cli.people import people
@@ -54,7 +55,7 @@ def cli() -> None:
     """Tulou: the shared core of a county's smart-village systems."""
 
 
-for command in (serve, migrate, makemigrations, demo, areas, audit, plugins, config, identity, admin, people):
+for command in (serve, migrate, makemigrations, demo, areas, audit, plugins, config, identity, admin, people, exchange):
     cli.add_command(command)
 
 

@@ -1,14 +1,18 @@
-"""``/api/v1/agreements``: requesting access to a dataset, and the keepers' decisions on it."""
+"""``/api/v1/agreements``: requesting access to a dataset, and the keepers' decisions on it.
+
+Writes take an ``Idempotency-Key`` (:mod:`tulou.exchange.idempotency`).
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from tulou.exchange import agreements
 from tulou.exchange.access import now
+from tulou.exchange.idempotency import once
 from tulou.exchange.models import AgreementStatus
 from tulou.exchange.schemas import AgreementIn, AgreementOut, ApprovalIn, DecisionIn, agreement_out
 from tulou.identity.routes import caller
@@ -21,10 +25,15 @@ class AgreementController(Controller):
     tags = ["agreements"]
 
     @post("/", guards=[requires("agreement:request")], summary="Ask, for an organisation, to read a dataset")
-    async def request_access(self, request: Request, data: JSONBody[AgreementIn]) -> AgreementOut:
-        agreement = await agreements.request_agreement(await caller(request), data)
-        await agreement.fetch_related("grantee")
-        return agreement_out(agreement, now())
+    async def request_access(self, request: Request, data: JSONBody[AgreementIn]) -> Response[AgreementOut]:
+        principal = await caller(request)
+
+        async def ask() -> AgreementOut:
+            agreement = await agreements.request_agreement(principal, data)
+            await agreement.fetch_related("grantee")
+            return agreement_out(agreement, now())
+
+        return await once(request, principal, ask)
 
     @get("/", guards=[signed_in], summary="Agreements of the caller's organisations and of the datasets it keeps")
     async def list_agreements(
@@ -45,14 +54,29 @@ class AgreementController(Controller):
 
     @post("/{agreement_id:int}/approve", status_code=200, guards=[requires("agreement:decide")],
           summary="Approve as requested or narrower")
-    async def approve(self, request: Request, agreement_id: FromPath[int], data: JSONBody[ApprovalIn]) -> AgreementOut:
-        return agreement_out(await agreements.approve(await caller(request), agreement_id, data), now())
+    async def approve(self, request: Request, agreement_id: FromPath[int], data: JSONBody[ApprovalIn]) -> Response[AgreementOut]:
+        principal = await caller(request)
+
+        async def decide() -> AgreementOut:
+            return agreement_out(await agreements.approve(principal, agreement_id, data), now())
+
+        return await once(request, principal, decide)
 
     @post("/{agreement_id:int}/reject", status_code=200, guards=[requires("agreement:decide")], summary="Reject a request")
-    async def reject(self, request: Request, agreement_id: FromPath[int], data: JSONBody[DecisionIn]) -> AgreementOut:
-        return agreement_out(await agreements.reject(await caller(request), agreement_id, data.note), now())
+    async def reject(self, request: Request, agreement_id: FromPath[int], data: JSONBody[DecisionIn]) -> Response[AgreementOut]:
+        principal = await caller(request)
+
+        async def decide() -> AgreementOut:
+            return agreement_out(await agreements.reject(principal, agreement_id, data.note), now())
+
+        return await once(request, principal, decide)
 
     @post("/{agreement_id:int}/revoke", status_code=200, guards=[requires("agreement:decide")],
           summary="End an approved agreement at once")
-    async def revoke(self, request: Request, agreement_id: FromPath[int], data: JSONBody[DecisionIn]) -> AgreementOut:
-        return agreement_out(await agreements.revoke(await caller(request), agreement_id, data.note), now())
+    async def revoke(self, request: Request, agreement_id: FromPath[int], data: JSONBody[DecisionIn]) -> Response[AgreementOut]:
+        principal = await caller(request)
+
+        async def decide() -> AgreementOut:
+            return agreement_out(await agreements.revoke(principal, agreement_id, data.note), now())
+
+        return await once(request, principal, decide)

@@ -1,7 +1,8 @@
 """``/api/v1/datasets/{dataset_id}/records``: create, read, replace, patch, delete and list records.
 
 Every response carrying a record has its ``ETag`` (``"<version>"``); send it back as
-``If-Match`` to write only if nobody wrote in between (412 otherwise). Lists filter
+``If-Match`` to write only if nobody wrote in between (412 otherwise). Every write
+takes an ``Idempotency-Key`` (:mod:`tulou.exchange.idempotency`). Lists filter
 with ``filter[<field>]=<value>`` on top-level fields and ``area=`` on a subtree, and
 page with the opaque ``cursor`` each page returns as ``next``. Reads of a dataset that
 declares a Smart Data Model also answer ``?format=ngsi-ld`` (:mod:`tulou.exchange.ngsi`).
@@ -16,6 +17,7 @@ from litestar import Controller, Request, Response, delete, get, patch, post, pu
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 
 from tulou.exchange import ngsi, records
+from tulou.exchange.idempotency import once
 from tulou.exchange.access import FULL_VIEW
 from tulou.exchange.catalogue import visible_dataset
 from tulou.exchange.records import RecordQuery, etag, merge_patch
@@ -60,8 +62,12 @@ class RecordController(Controller):
     @post("/", guards=[requires("record:write")], summary="Create a record (201, with its ETag)")
     async def create(self, request: Request, dataset_id: DatasetPath, data: JSONBody[RecordIn],
                      version: Major = None) -> Response[RecordOut]:
-        record = await records.create_record(await caller(request), dataset_id, data.id, data.area, data.data, version)
-        return with_etag(record, 201)
+        principal = await caller(request)
+
+        async def create() -> Response[RecordOut]:
+            return with_etag(await records.create_record(principal, dataset_id, data.id, data.area, data.data, version), 201)
+
+        return await once(request, principal, create)
 
     @get("/", guards=[requires("record:read")], summary="Records the caller may read, filtered, a page at a time")
     async def list_records(
@@ -97,22 +103,34 @@ class RecordController(Controller):
     @put("/{key:str}", guards=[requires("record:write")], summary="Replace a record's data")
     async def replace(self, request: Request, dataset_id: DatasetPath, key: KeyPath, data: JSONBody[RecordReplace],
                       if_match: IfMatch = None, version: Major = None) -> Response[RecordOut]:
-        record = await records.update_record(
-            await caller(request), dataset_id, key, lambda _current: data.data, data.area, if_match, version
-        )
-        return with_etag(record)
+        principal = await caller(request)
+
+        async def replace() -> Response[RecordOut]:
+            return with_etag(await records.update_record(
+                principal, dataset_id, key, lambda _current: data.data, data.area, if_match, version
+            ))
+
+        return await once(request, principal, replace)
 
     @patch("/{key:str}", guards=[requires("record:write")], summary="Change some of a record's fields (merge patch)")
     async def change(self, request: Request, dataset_id: DatasetPath, key: KeyPath, data: JSONBody[RecordPatch],
                      if_match: IfMatch = None, version: Major = None) -> Response[RecordOut]:
-        patch_data: dict[str, Any] = data.data
-        record = await records.update_record(
-            await caller(request), dataset_id, key, lambda current: merge_patch(current, patch_data), data.area,
-            if_match, version,
-        )
-        return with_etag(record)
+        principal, patch_data = await caller(request), data.data
+
+        async def change() -> Response[RecordOut]:
+            return with_etag(await records.update_record(
+                principal, dataset_id, key, lambda current: merge_patch(current, patch_data), data.area, if_match, version,
+            ))
+
+        return await once(request, principal, change)
 
     @delete("/{key:str}", guards=[requires("record:write")], summary="Delete a record, leaving a tombstone")
     async def remove(self, request: Request, dataset_id: DatasetPath, key: KeyPath, if_match: IfMatch = None,
-                     version: Major = None) -> None:
-        await records.delete_record(await caller(request), dataset_id, key, if_match, version)
+                     version: Major = None) -> Response[None]:
+        principal = await caller(request)
+
+        async def remove() -> Response[None]:
+            await records.delete_record(principal, dataset_id, key, if_match, version)
+            return Response(None, status_code=204)
+
+        return await once(request, principal, remove)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from tulou.areas.codes import AreaLevel, is_within
@@ -54,14 +55,14 @@ def _record_not_found() -> NotFound:
     return NotFound(_("Record not found"), field="key")
 
 
-async def _writing(principal: Principal, dataset_id: str) -> tuple[Dataset, DatasetAccess]:
+async def writable_dataset(principal: Principal, dataset_id: str) -> tuple[Dataset, DatasetAccess]:
     dataset = await visible_dataset(principal, dataset_id)
     if dataset.status is not DatasetStatus.PUBLISHED:
         raise Conflict(_("Records can be written only to a published dataset"), field="dataset_id")
     return dataset, await access_to(principal, dataset)
 
 
-async def _record_area(principal: Principal, dataset: Dataset, access: DatasetAccess, code: str) -> str:
+async def record_area(principal: Principal, dataset: Dataset, access: DatasetAccess, code: str) -> str:
     """A village or township inside the dataset's area (422), the caller's areas (404) and its rights (403)."""
     valid_code(code, "area")
     if not principal.covers(code):
@@ -95,8 +96,8 @@ async def _create_or_revive(dataset: Dataset, version: DatasetVersion, key: str,
 async def create_record(principal: Principal, dataset_id: str, key: str | None, area: str,
                         data: dict[str, Any], major: int | None = None) -> Record:
     """A new record, validated against the latest minor version of ``major`` (default: the latest major)."""
-    dataset, access = await _writing(principal, dataset_id)
-    code = await _record_area(principal, dataset, access, area)
+    dataset, access = await writable_dataset(principal, dataset_id)
+    code = await record_area(principal, dataset, access, area)
     version = await latest_version(dataset.id, major)
     validate_record(validator_of(version), data)
     async with in_transaction():
@@ -118,7 +119,7 @@ async def _record_to_write(principal: Principal, access: DatasetAccess, dataset:
 async def update_record(principal: Principal, dataset_id: str, key: str, new_data: Callable[[dict[str, Any]], Any],
                         area: str | None, if_match: str | None, major: int | None = None) -> Record:
     """Replace the record's data with ``new_data(current data)``, validated, as its next version."""
-    dataset, access = await _writing(principal, dataset_id)
+    dataset, access = await writable_dataset(principal, dataset_id)
     version = await latest_version(dataset.id, major)
     async with in_transaction():
         await take_turn(dataset.id)
@@ -138,7 +139,7 @@ async def update_record(principal: Principal, dataset_id: str, key: str, new_dat
 async def delete_record(principal: Principal, dataset_id: str, key: str, if_match: str | None,
                         major: int | None = None) -> Record:
     """Leave a tombstone: no data, the next version, reported by the feed as a delete."""
-    dataset, access = await _writing(principal, dataset_id)
+    dataset, access = await writable_dataset(principal, dataset_id)
     version = await latest_version(dataset.id, major)
     async with in_transaction():
         await take_turn(dataset.id)
@@ -196,23 +197,41 @@ def parse_cursor(text: str | None, field_name: str) -> int:
     return int(text)
 
 
+@dataclass(frozen=True)
+class Readable:
+    """The records a read may return (a query not yet run), and the rights to cut each one with."""
+
+    dataset: Dataset
+    access: DatasetAccess
+    version: DatasetVersion
+    rows: QuerySet[Record]
+
+
+async def readable_records(principal: Principal, dataset_id: str, major: int | None, area: str | None,
+                           params: Iterable[tuple[str, str]], include_deleted: bool = False) -> Readable:
+    """The records of ``major`` the caller may read, narrowed by ``area`` and ``filter[...]`` parameters."""
+    dataset, access = await readable_dataset(principal, dataset_id)
+    version = await latest_version(dataset.id, major)
+    filters = record_filters(params, version.schema)
+    roots = access.roots_showing(filters)
+    if area is not None:
+        roots = intersect(roots, ((await area_in_scope(principal, area, "area")).code,))
+    rows = Record.filter(dataset_id=dataset.id, major=version.major)
+    if roots is not None:
+        rows = rows.filter(in_subtrees(roots, "area_id"))
+    if not include_deleted:
+        rows = rows.filter(deleted=False)
+    return Readable(dataset, access, version, apply_filters(rows, filters))
+
+
 async def list_records(principal: Principal, dataset_id: str, query: RecordQuery,
                        path: str) -> tuple[list[tuple[Record, View]], str | None]:
     """One page of the records the caller may read, in id order, each with what it may see of it."""
-    dataset, access = await readable_dataset(principal, dataset_id)
-    version = await latest_version(dataset.id, query.major)
-    filters = record_filters(query.params, version.schema)
-    roots = access.roots_showing(filters)
-    if query.area is not None:
-        roots = intersect(roots, ((await area_in_scope(principal, query.area, "area")).code,))
-    rows = Record.filter(dataset_id=dataset.id, major=version.major, id__gt=parse_cursor(query.cursor, "cursor"))
-    if roots is not None:
-        rows = rows.filter(in_subtrees(roots, "area_id"))
-    if not query.include_deleted:
-        rows = rows.filter(deleted=False)
-    found = await apply_filters(rows, filters).order_by("id").limit(query.limit + 1)
-    page = [(record, view) for record in found[: query.limit] if (view := access.view(record.area_id)) is not None]
-    await audit_shared_read(principal, dataset, [view for _record, view in page], path)
+    readable = await readable_records(principal, dataset_id, query.major, query.area, query.params,
+                                      query.include_deleted)
+    found = await readable.rows.filter(id__gt=parse_cursor(query.cursor, "cursor")).order_by("id").limit(query.limit + 1)
+    page = [(record, view) for record in found[: query.limit] if (view := readable.access.view(record.area_id)) is not None]
+    await audit_shared_read(principal, readable.dataset, [view for _record, view in page], path)
     return page, str(found[query.limit - 1].id) if len(found) > query.limit else None
 
 

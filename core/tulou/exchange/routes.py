@@ -1,14 +1,18 @@
-"""``/api/v1/datasets``: the catalogue, schema versions and each dataset's change feed."""
+"""``/api/v1/datasets``: the catalogue, schema versions and each dataset's change feed.
+
+Writes take an ``Idempotency-Key`` (:mod:`tulou.exchange.idempotency`).
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from typing import Annotated
 
-from litestar import Controller, Request, get, post, put
+from litestar import Controller, Request, Response, get, post, put
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from tulou.exchange import catalogue, versions
+from tulou.exchange.idempotency import once
 from tulou.exchange.models import Dataset, DatasetVersion
 from tulou.exchange.records import read_changes
 from tulou.exchange.schemas import (
@@ -16,6 +20,7 @@ from tulou.exchange.schemas import (
 )
 from tulou.identity.routes import caller
 from tulou.security.guards import requires
+from tulou.security.principal import Principal
 
 Major = Annotated[int | None, QueryParameter(ge=1, description="major version; default: the latest")]
 DatasetPath = FromPath[str]
@@ -36,6 +41,14 @@ async def one_dataset_out(dataset: Dataset) -> DatasetOut:
     return dataset_out(dataset, (await version_names([dataset]))[dataset.id])
 
 
+async def declared(principal: Principal, data: DatasetIn) -> DatasetOut:
+    return await one_dataset_out(await catalogue.declare_dataset(principal, data))
+
+
+async def published(principal: Principal, dataset_id: str, data: PublishIn) -> DatasetOut:
+    return await one_dataset_out(await catalogue.publish_dataset(principal, dataset_id, data))
+
+
 class DatasetController(Controller):
     path = "/api/v1/datasets"
     tags = ["datasets"]
@@ -47,16 +60,18 @@ class DatasetController(Controller):
         return [dataset_out(dataset, names[dataset.id]) for dataset in found]
 
     @post("/", guards=[requires("dataset:manage")], summary="Declare a dataset with its first schema")
-    async def declare(self, request: Request, data: JSONBody[DatasetIn]) -> DatasetOut:
-        return await one_dataset_out(await catalogue.declare_dataset(await caller(request), data))
+    async def declare(self, request: Request, data: JSONBody[DatasetIn]) -> Response[DatasetOut]:
+        principal = await caller(request)
+        return await once(request, principal, lambda: declared(principal, data))
 
     @get("/{dataset_id:str}", guards=[requires("dataset:read")], summary="One dataset")
     async def read(self, request: Request, dataset_id: DatasetPath) -> DatasetOut:
         return await one_dataset_out(await catalogue.visible_dataset(await caller(request), dataset_id))
 
     @put("/{dataset_id:str}", guards=[requires("dataset:manage")], summary="Publish: name owner, manager and area")
-    async def publish(self, request: Request, dataset_id: DatasetPath, data: JSONBody[PublishIn]) -> DatasetOut:
-        return await one_dataset_out(await catalogue.publish_dataset(await caller(request), dataset_id, data))
+    async def publish(self, request: Request, dataset_id: DatasetPath, data: JSONBody[PublishIn]) -> Response[DatasetOut]:
+        principal = await caller(request)
+        return await once(request, principal, lambda: published(principal, dataset_id, data))
 
     @get("/{dataset_id:str}/versions", guards=[requires("dataset:read")], summary="The dataset's schema versions")
     async def list_versions(self, request: Request, dataset_id: DatasetPath) -> list[VersionOut]:
@@ -75,10 +90,14 @@ class DatasetController(Controller):
     async def add_version(
         self, request: Request, dataset_id: DatasetPath, data: JSONBody[VersionIn],
         major: Annotated[bool, QueryParameter(description="start a new major version")] = False,
-    ) -> VersionOut:
+    ) -> Response[VersionOut]:
         principal = await caller(request)
-        dataset = await catalogue.managed_dataset(principal, dataset_id)
-        return version_out(await versions.add_version(principal.id, dataset, data.schema, major))
+
+        async def add() -> VersionOut:
+            dataset = await catalogue.managed_dataset(principal, dataset_id)
+            return version_out(await versions.add_version(principal.id, dataset, data.schema, major))
+
+        return await once(request, principal, add)
 
     @get("/{dataset_id:str}/changes", guards=[requires("record:read")], summary="Changes in commit order, after a cursor")
     async def changes(

@@ -19,6 +19,7 @@ from tulou.devices.routes import DeviceController, ProvisioningController
 from tulou.devices.runtime import DeviceRuntime
 from tulou.i18n import install
 from tulou.exchange.agreement_routes import AgreementController
+from tulou.exchange.bulk_routes import BulkController
 from tulou.exchange.record_routes import RecordController
 from tulou.exchange.routes import DatasetController
 from tulou.exchange.subscription_routes import SubscriptionController
@@ -79,7 +80,7 @@ def create_app(plugins: list[object] | None = None, platform: Platform | None = 
             AuthController, MeController, AccountController, RoleBindingController, MembershipController,
             ClientController, OAuthController,
             RoleController,
-            DatasetController, RecordController, AgreementController, SubscriptionController,
+            DatasetController, RecordController, BulkController, AgreementController, SubscriptionController,
             DeviceModelController, DeviceController, ProvisioningController,
         ],
         plugins=[PluginRoutes(platform)],

@@ -1,0 +1,247 @@
+"""Importing many records at once: checked as they stream in, written in chunks in one transaction.
+
+Each row is checked as a single create would be (its id, an area the caller may
+write in the dataset's area, its data against the schema) and a bad row is reported
+with its line and the JSON path of each error. By default the import is all or
+nothing: one bad row and nothing is written, though every row is still checked so
+all the bad ones are reported at once. With ``skip_invalid`` the good rows are
+written and the bad ones returned.
+
+A row whose id already names a record *updates* it (its next version), which is what
+re-importing a corrected list means; the area of a live record cannot change (a bad
+row), a tombstone comes back in the row's area. Records are written through the
+driver (``executemany``) a chunk at a time, and each chunk's changes go through
+:func:`tulou.exchange.feed.record_changes`, in the transaction that took the
+dataset's turn: a reader of the feed sees the whole import or none of it.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import jsonschema_rs
+import msgspec
+from tortoise import connections
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
+
+from tulou.errors import Invalid, Problem
+from tulou.exchange.access import DatasetAccess
+from tulou.exchange.feed import record_changes, take_turn
+from tulou.exchange.models import ChangeOp, Dataset, DatasetVersion, Record
+from tulou.exchange.records import record_area, writable_dataset
+from tulou.exchange.sources import RowError, SourceRow
+from tulou.exchange.validation import record_errors
+from tulou.exchange.versions import latest_version, validator_of
+from tulou.i18n import gettext as _
+from tulou.security.principal import Principal
+
+CHUNK = 2000
+MAX_REPORTED = 1000
+KEY = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+#: Told the number of rows read so far, as the import goes on.
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class BadRow:
+    line: int
+    errors: list[RowError]
+
+
+@dataclass
+class ImportResult:
+    """What an import did: rows created and updated, and the bad rows (the first :data:`MAX_REPORTED`)."""
+
+    created: int = 0
+    updated: int = 0
+    invalid: int = 0
+    bad_rows: list[BadRow] = field(default_factory=list)
+
+    def reject(self, row: SourceRow) -> None:
+        self.invalid += 1
+        if len(self.bad_rows) < MAX_REPORTED:
+            self.bad_rows.append(BadRow(row.line, row.errors))
+
+
+@dataclass
+class _Checked:
+    """A good row, ready to be written."""
+
+    key: str
+    area: str
+    data: dict[str, Any]
+    source: SourceRow
+
+
+class RowChecker:
+    """Checks rows as a create would; remembers each area's verdict, as an import names few areas."""
+
+    def __init__(self, principal: Principal, dataset: Dataset, access: DatasetAccess,
+                 validator: jsonschema_rs.Draft202012Validator, default_area: str | None) -> None:
+        self.principal, self.dataset, self.access, self.validator = principal, dataset, access, validator
+        self.default_area = default_area
+        self._areas: dict[str, str | None] = {}
+
+    async def _area_error(self, code: str) -> str | None:
+        if code not in self._areas:
+            try:
+                await record_area(self.principal, self.dataset, self.access, code)
+                self._areas[code] = None
+            except Problem as problem:
+                self._areas[code] = problem.detail
+        return self._areas[code]
+
+    async def check(self, row: SourceRow) -> _Checked | None:
+        """The row ready to write, or ``None`` with its errors added to ``row.errors``."""
+        key = row.key if row.key is not None else uuid.uuid4().hex
+        if not KEY.match(key):
+            row.errors.append({"path": "id", "message": _("An id is 1 to 100 letters, digits or . _ : -")})
+        area = row.area or self.default_area
+        if area is None:
+            row.errors.append({"path": "area", "message": _("A value is required")})
+        elif (problem := await self._area_error(area)) is not None:
+            row.errors.append({"path": "area", "message": problem})
+        if not row.errors:  # a cell that did not parse is reported once, not again by the schema
+            row.errors.extend(record_errors(self.validator, row.data))
+        return None if row.errors or area is None else _Checked(key, area, row.data, row)
+
+
+def _dialect_sql(connection: BaseDBAsyncClient) -> tuple[str, str]:
+    """The INSERT and UPDATE of records, with the driver's placeholders."""
+    names = ("dataset_id", "key", "major", "minor", "area_id", "data", "version", "deleted", "created_by",
+             "updated_by", "created_at", "updated_at")
+    sets = ("area_id", "data", "minor", "version", "deleted", "updated_by", "updated_at")
+    if connection.capabilities.dialect == "postgres":
+        marks = [f"${n}" for n in range(1, 14)]
+    else:
+        marks = ["?"] * 13
+    insert = f"INSERT INTO core_record ({', '.join(names)}) VALUES ({', '.join(marks[:12])})"
+    update = f"UPDATE core_record SET {', '.join(f'{n} = {m}' for n, m in zip(sets, marks))} WHERE id = {marks[7]}"
+    return insert, update
+
+
+class ChunkWriter:
+    """Writes checked rows a chunk at a time on the transaction's connection, and numbers their changes.
+
+    All or nothing, it stops writing at the first bad row (the transaction will roll
+    back) but keeps being fed, so every bad row is still found.
+    """
+
+    def __init__(self, dataset: Dataset, version: DatasetVersion, actor: str, result: ImportResult,
+                 skip_invalid: bool) -> None:
+        self.dataset, self.version, self.actor, self.result = dataset, version, actor, result
+        self.skip_invalid = skip_invalid
+        self.pending: dict[str, _Checked] = {}
+
+    @property
+    def writing(self) -> bool:
+        return self.skip_invalid or self.result.invalid == 0
+
+    async def add(self, row: _Checked) -> None:
+        if row.key in self.pending:  # the same id twice: the first is written before the second updates it
+            await self.flush()
+        self.pending[row.key] = row
+        if len(self.pending) >= CHUNK:
+            await self.flush()
+
+    async def _existing(self) -> dict[str, tuple[int, int, bool, str]]:
+        rows = await Record.filter(dataset_id=self.dataset.id, major=self.version.major, key__in=list(self.pending)) \
+            .values_list("key", "id", "version", "deleted", "area_id")
+        return {key: (record_id, version, deleted, area) for key, record_id, version, deleted, area in rows}
+
+    async def flush(self) -> None:
+        """Write the pending rows; a row that would move a live record to another area is a bad row."""
+        if not self.pending or not self.writing:
+            self.pending = {}
+            return
+        existing = await self._existing()
+        chunk, self.pending = list(self.pending.values()), {}
+        at, encode = datetime.now(timezone.utc), msgspec.json.encode
+        dataset_id, major, minor, actor = self.dataset.id, self.version.major, self.version.minor, self.actor
+        inserts: list[list[Any]] = []
+        updates: list[list[Any]] = []
+        changes: list[tuple[ChangeOp, Record]] = []
+        for row in chunk:
+            found = existing.get(row.key)
+            if found is not None and not found[2] and found[3] != row.area:
+                row.source.errors.append({"path": "area", "message": _(
+                    "A record's area cannot change: delete it and create it in the other area")})
+                self.result.reject(row.source)
+                continue
+            version, data = (1 if found is None else found[1] + 1), encode(row.data).decode()
+            if found is None:
+                inserts.append([dataset_id, row.key, major, minor, row.area, data, 1, False, actor, actor, at, at])
+            else:
+                updates.append([row.area, data, minor, version, False, actor, at, found[0]])
+            op = ChangeOp.CREATE if found is None or found[2] else ChangeOp.UPDATE
+            changes.append((op, Record(dataset_id=dataset_id, key=row.key, major=major, minor=minor, area_id=row.area,
+                                       data=row.data, version=version)))
+        if self.writing:
+            await self._write(inserts, updates, changes)
+
+    async def _write(self, inserts: list[list[Any]], updates: list[list[Any]],
+                     changes: list[tuple[ChangeOp, Record]]) -> None:
+        connection = connections.get("default")
+        insert_sql, update_sql = _dialect_sql(connection)
+        if inserts:
+            await connection.execute_many(insert_sql, inserts)
+        if updates:
+            await connection.execute_many(update_sql, updates)
+        await record_changes(self.dataset.id, changes, self.actor)
+        self.result.created += len(inserts)
+        self.result.updated += len(updates)
+
+
+class ImportRejected(Invalid):
+    """An all-or-nothing import with bad rows: nothing was written. The body lists the bad rows."""
+
+    def __init__(self, result: ImportResult) -> None:
+        first = result.bad_rows[0]
+        detail = _("%(count)d bad row(s); nothing was written") % {"count": result.invalid}
+        errors = [{"field": error["path"], "line": bad.line, **error} for bad in result.bad_rows for error in bad.errors]
+        super().__init__(detail, field=first.errors[0]["path"] if first.errors else None, errors=errors)
+        self.result = result
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        return {"invalid": self.result.invalid}
+
+
+async def _check_and_write(rows: AsyncIterator[SourceRow], checker: RowChecker, writer: ChunkWriter,
+                           progress: Progress | None) -> None:
+    seen = 0
+    async for row in rows:
+        seen += 1
+        checked = None if row.errors else await checker.check(row)
+        if checked is None:
+            writer.result.reject(row)
+        else:
+            await writer.add(checked)
+        if progress is not None and seen % CHUNK == 0:
+            progress(seen)
+    await writer.flush()
+    if progress is not None:
+        progress(seen)
+
+
+async def import_records(principal: Principal, dataset_id: str, rows: AsyncIterator[SourceRow], *,
+                         skip_invalid: bool = False, default_area: str | None = None, major: int | None = None,
+                         progress: Progress | None = None) -> ImportResult:
+    """Check and write ``rows`` in one transaction; :class:`ImportRejected` (nothing written) on a bad row
+    unless ``skip_invalid``. ``default_area`` is the area of rows that name none."""
+    dataset, access = await writable_dataset(principal, dataset_id)
+    version = await latest_version(dataset.id, major)
+    checker = RowChecker(principal, dataset, access, validator_of(version), default_area)
+    result = ImportResult()
+    async with in_transaction():
+        await take_turn(dataset.id)
+        await _check_and_write(rows, checker, ChunkWriter(dataset, version, principal.id, result, skip_invalid), progress)
+        if result.invalid and not skip_invalid:
+            raise ImportRejected(result)
+    return result

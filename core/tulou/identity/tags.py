@@ -52,6 +52,7 @@ class TagVocabulary:
         entries = [TagEntry(tag, None) for tag in CORE_TAGS]
         entries += [TagEntry(tag, plugin) for plugin, tags in sorted((plugin_tags or {}).items()) for tag in tags]
         self.entries: dict[str, TagEntry] = {entry.tag.code: entry for entry in entries}
+        self._titles: dict[str, str] | None = None
 
     def check(self, tags: Iterable[str], field: str = "tags") -> list[str]:
         """The tags sorted without repeats, or 422 naming every unknown one."""
@@ -65,9 +66,11 @@ class TagVocabulary:
         text = text.strip()
         if text in self.entries:
             return text
-        return self._titles().get(text.casefold())
+        if self._titles is None:  # built at first use, once the catalogues are installed
+            self._titles = self._all_titles()
+        return self._titles.get(text.casefold())
 
-    def _titles(self) -> dict[str, str]:
+    def _all_titles(self) -> dict[str, str]:
         titles: dict[str, str] = {}
         for locale in LOCALES:
             token = current_locale.set(locale)

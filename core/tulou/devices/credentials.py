@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import secrets
-import time
 from dataclasses import dataclass
 
 from litestar.connection import ASGIConnection
@@ -23,7 +22,7 @@ from tulou.errors import InvalidToken, Unauthorized
 from tulou.i18n import gettext as _
 from tulou.identity.auth import token_hash
 from tulou.security.authenticators import bearer_token
-from tulou.security.principal_cache import MAX_AGE, MAX_ENTRIES, PrincipalCache
+from tulou.security.principal_cache import CredentialCache
 
 DEVICE_ID_PREFIX = "dev_"
 TOKEN_PREFIX = "tld."
@@ -54,42 +53,9 @@ class DeviceCredential:
     area: str
 
 
-class DeviceTokenCache:
-    """Devices by token digest, trusted only while the staff principal cache's change signal holds still.
-
-    Sharing that signal means one :func:`principals_changed` call revokes both kinds
-    of credential everywhere, and a lookup that raced with a change is not kept.
-    """
-
-    def __init__(self, signal_source: PrincipalCache) -> None:
-        self._source = signal_source
-        self._entries: dict[str, tuple[DeviceCredential, float]] = {}
-        self._seen: object | None = None
-
-    def stamp(self) -> object | None:
-        return self._source.stamp()
-
-    def get(self, digest: str) -> DeviceCredential | None:
-        current = self.stamp()
-        if current is None:
-            return None
-        if current != self._seen:
-            self._entries.clear()
-            self._seen = current
-        found = self._entries.get(digest)
-        if found is None or found[1] <= time.monotonic():
-            return None
-        return found[0]
-
-    def put(self, digest: str, credential: DeviceCredential, stamp_before: object | None) -> None:
-        if stamp_before is None or stamp_before != self.stamp():
-            return
-        if stamp_before != self._seen:
-            self._entries.clear()
-            self._seen = stamp_before
-        if len(self._entries) >= MAX_ENTRIES:
-            self._entries.clear()
-        self._entries[digest] = (credential, time.monotonic() + MAX_AGE)
+#: Devices by token digest. It shares the staff principals' change signal, so one
+#: :func:`principals_changed` call revokes both kinds of credential everywhere.
+DeviceTokenCache = CredentialCache[DeviceCredential]
 
 
 async def _load(digest: str) -> DeviceCredential | None:
@@ -112,7 +78,7 @@ async def authenticate_device(token: str | None, cache: DeviceTokenCache) -> Dev
     credential = await _load(digest)
     if credential is None:
         raise InvalidToken(_("The device token is invalid or revoked"))
-    cache.put(digest, credential, stamp)
+    cache.keep(digest, credential, stamp)
     return credential
 
 

@@ -31,7 +31,7 @@ class DeviceRuntime:
         self.platform = platform
         self.settings = platform.settings.devices
         self.store = store_for(platform.settings.is_postgres)
-        self.tokens = DeviceTokenCache(platform.principal_cache)
+        self.tokens = DeviceTokenCache(platform.principal_cache.signal)
         self.models = ModelCache()
         self.writer = TelemetryWriter(self.store, self.settings, self.announce)
 

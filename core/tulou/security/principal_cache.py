@@ -25,12 +25,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import time
 import uuid
 import weakref
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Generic, Protocol, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from tortoise import connections
@@ -48,8 +49,10 @@ RECONNECT_DELAY = 1.0
 PING_INTERVAL = 10.0
 PING_TIMEOUT = 5.0
 
+T = TypeVar("T")
+
 #: Every cache alive in this process (several apps run in one process in tests).
-_caches: weakref.WeakSet[PrincipalCache] = weakref.WeakSet()
+_caches: weakref.WeakSet[CredentialCache[Any]] = weakref.WeakSet()
 
 
 class ChangeSignal(Protocol):
@@ -181,26 +184,27 @@ def signal_for(database_url: str) -> ChangeSignal:
     return StampFileSignal(stamp_path(database_file))
 
 
-class PrincipalCache:
-    """Principals by bearer token, trusted only while the change signal stays as it was.
+class CredentialCache(Generic[T]):
+    """What each token stands for, trusted only while the change signal stays as it was.
 
     A stamp is the signal's value plus a count of the changes this process made
     itself, so a lookup racing with a local change is caught even without a signal.
+    Every cache in the process is emptied by :func:`principals_changed`.
     """
 
     def __init__(self, signal: ChangeSignal) -> None:
         self.signal = signal
-        self._entries: dict[str, tuple[Principal, float]] = {}
+        self._entries: dict[str, tuple[T, float]] = {}
         self._local_changes = 0
         self._seen: object | None = self.stamp()
         _caches.add(self)
 
     def stamp(self) -> object | None:
-        """Take before reading the database; hand back to :meth:`put`."""
+        """Take before reading the database; hand back to :meth:`keep`."""
         heard = self.signal.stamp()
         return None if heard is None else (self._local_changes, heard)
 
-    def get(self, token: str) -> Principal | None:
+    def get(self, token: str) -> T | None:
         current = self.stamp()
         if current is None:
             return None
@@ -210,26 +214,35 @@ class PrincipalCache:
         found = self._entries.get(token)
         if found is None:
             return None
-        principal, valid_until = found
+        value, valid_until = found
         if valid_until <= time.time():
             del self._entries[token]
             return None
-        return principal
+        return value
 
-    def put(self, token: str, principal: Principal, stamp_before: object | None) -> None:
-        """Keep ``principal`` unless a change may have happened since ``stamp_before`` was taken."""
-        if principal.expires_at is None or stamp_before is None or stamp_before != self.stamp():
+    def keep(self, token: str, value: T, stamp_before: object | None, valid_until: float = math.inf) -> None:
+        """Keep ``value`` until ``valid_until`` (at most :data:`MAX_AGE` from now), unless a change
+        may have happened since ``stamp_before`` was taken."""
+        if stamp_before is None or stamp_before != self.stamp():
             return
         if stamp_before != self._seen:
             self._entries.clear()
             self._seen = stamp_before
         if len(self._entries) >= MAX_ENTRIES:
             self._entries.clear()
-        self._entries[token] = (principal, min(principal.expires_at.timestamp(), time.time() + MAX_AGE))
+        self._entries[token] = (value, min(valid_until, time.time() + MAX_AGE))
 
     def forget_all(self) -> None:
         self._local_changes += 1
         self._entries.clear()
+
+
+class PrincipalCache(CredentialCache[Principal]):
+    """Principals by bearer token; only those whose credential expires are kept, until it does."""
+
+    def put(self, token: str, principal: Principal, stamp_before: object | None) -> None:
+        if principal.expires_at is not None:
+            self.keep(token, principal, stamp_before, principal.expires_at.timestamp())
 
 
 async def principals_changed() -> None:

@@ -6,46 +6,24 @@ reference implementation accepts, and the committed schemas are what the code ge
 
 from __future__ import annotations
 
-import importlib.util
-import json
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from litestar import Litestar
 
 from tests.conftest import ADMIN, AppClient, running_app
 from tests.standards.schema_check import errors
+from tests.standards.standard import Standard
 
-STANDARD = Path(__file__).parents[2] / "standards" / "devices"
-SCHEMAS = STANDARD / "schemas"
-EXAMPLES = STANDARD / "examples"
+DEVICES = Standard("devices")
+STANDARD, SCHEMAS, EXAMPLES = DEVICES.root, DEVICES.schemas, DEVICES.examples
+schema, conforms, load_generator = DEVICES.schema, DEVICES.conforms, DEVICES.generator
 HAND_WRITTEN = {"rejected-readings.schema.json"}
 
 
-def schema(name: str) -> dict[str, Any]:
-    return json.loads((SCHEMAS / f"{name}.schema.json").read_text(encoding="utf-8"))
-
-
 def example(name: str) -> dict[str, Any]:
-    return json.loads((EXAMPLES / f"{name}.json").read_text(encoding="utf-8"))
-
-
-def conforms(response: httpx.Response, name: str, status: int) -> Any:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert errors(body, schema(name)) == []
-    return body
-
-
-def load_generator() -> Any:
-    spec = importlib.util.spec_from_file_location("generate_device_schemas", STANDARD / "generate_schemas.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return DEVICES.example(f"{name}.json")
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -10,60 +10,26 @@ against the msgspec Structs they are generated from, and the examples against th
 
 from __future__ import annotations
 
-import importlib.util
-import json
 import re
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 from litestar import Litestar
 
 from tests.conftest import ADMIN, DEMO_COUNTY, NANYANG_VILLAGE, SHANGPING_VILLAGE, SHIMEN_TOWN, AppClient, running_app
 from tests.exchange.conftest import organisation, staff
 from tests.standards.schema_check import errors
+from tests.standards.standard import TABLE_ROW, Standard, endpoint
 
-STANDARD = Path(__file__).parents[2] / "standards" / "exchange"
-SCHEMAS = STANDARD / "schemas"
-EXAMPLES = STANDARD / "examples"
+EXCHANGE = Standard("exchange")
+STANDARD, SCHEMAS, EXAMPLES = EXCHANGE.root, EXCHANGE.schemas, EXCHANGE.examples
+schema, example, conforms, problem = EXCHANGE.schema, EXCHANGE.example, EXCHANGE.conforms, EXCHANGE.problem
+load_generator = EXCHANGE.generator
 HAND_WRITTEN = {"problem.schema.json", "ngsi-ld-entity.schema.json"}
 PLOTS = "agriculture.plots"
 DATASETS = "/api/v1/datasets/"
 RECORDS = f"/api/v1/datasets/{PLOTS}/records/"
-
-
-def schema(name: str) -> dict[str, Any]:
-    return json.loads((SCHEMAS / f"{name}.schema.json").read_text(encoding="utf-8"))
-
-
-def example(name: str) -> dict[str, Any]:
-    return json.loads((EXAMPLES / name).read_text(encoding="utf-8"))
-
-
-def conforms(response: httpx.Response, name: str, status: int) -> Any:
-    """The response's body, after checking its status and that it validates against schema ``name``."""
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert errors(body, schema(name)) == []
-    return body
-
-
-def problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = conforms(response, "problem", status)
-    assert body["status"] == status and body["instance"].rstrip("/") == response.request.url.path.rstrip("/")
-    return body
-
-
-def load_generator() -> Any:
-    spec = importlib.util.spec_from_file_location("generate_exchange_schemas", STANDARD / "generate_schemas.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture
@@ -103,13 +69,7 @@ def test_the_schemas_reject_what_the_spec_forbids() -> None:
 
 
 EXCHANGE_PREFIXES = ("/api/v1/datasets", "/api/v1/agreements", "/api/v1/subscriptions")
-TABLE_ROW = re.compile(r"^\| (GET|POST|PUT|PATCH|DELETE) \| `([^`?]+)[^`]*` \|(.*)$", re.MULTILINE)
 PENDING = re.compile(r"<!-- pending-endpoints -->(.*?)<!-- /pending-endpoints -->", re.DOTALL)
-PARAMETER = re.compile(r"\{[^}]+\}")
-
-
-def endpoint(method: str, path: str) -> tuple[str, str]:
-    return method, PARAMETER.sub("{}", path).rstrip("/")
 
 
 @pytest.mark.parametrize("spec", ["spec.en.md", "spec.zh.md"])

@@ -9,11 +9,9 @@ msgspec Structs they are generated from, and the examples against the schemas.
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 import re
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -32,33 +30,14 @@ from tests.conftest import (
     running_app,
 )
 from tests.standards.schema_check import errors
+from tests.standards.standard import TABLE_ROW, Standard, endpoint
 
-STANDARD = Path(__file__).parents[2] / "standards" / "identity"
-SCHEMAS = STANDARD / "schemas"
-EXAMPLES = STANDARD / "examples"
+IDENTITY = Standard("identity")
+STANDARD, SCHEMAS, EXAMPLES = IDENTITY.root, IDENTITY.schemas, IDENTITY.examples
+schema, conforms, problem, load_generator = IDENTITY.schema, IDENTITY.conforms, IDENTITY.problem, IDENTITY.generator
 PASSWORD = "plum blossom in the rain"
 MASKED_RESIDENT_ID = re.compile(r"^[0-9]{6}\*{8}[0-9]{3}[0-9X]$")
 MASKED_MOBILE = re.compile(r"^1[3-9][0-9]\*{4}[0-9]{4}$")
-
-
-def schema(name: str) -> dict[str, Any]:
-    return json.loads((SCHEMAS / f"{name}.schema.json").read_text(encoding="utf-8"))
-
-
-def conforms(response: httpx.Response, name: str, status: int) -> Any:
-    """The response's body, after checking its status and that it validates against schema ``name``."""
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert errors(body, schema(name)) == []
-    return body
-
-
-def problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    """The problem body of an error response, checked against ``problem.schema.json``."""
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = conforms(response, "problem", status)
-    assert body["status"] == status and body["instance"].rstrip("/") == response.request.url.path.rstrip("/")
-    return body
 
 
 def resident_id(serial: int, birth: str = "19580314") -> str:
@@ -68,14 +47,6 @@ def resident_id(serial: int, birth: str = "19580314") -> str:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-def load_generator() -> Any:
-    spec = importlib.util.spec_from_file_location("generate_schemas", STANDARD / "generate_schemas.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture
@@ -129,13 +100,6 @@ def test_the_schemas_reject_what_the_spec_forbids() -> None:
 IDENTITY_PREFIXES = ("/api/v1/areas", "/api/v1/auth", "/api/v1/me", "/api/v1/accounts", "/api/v1/role-bindings",
                      "/api/v1/roles", "/api/v1/people", "/api/v1/organisations", "/api/v1/households",
                      "/api/v1/clients", "/api/v1/oauth", "/api/v1/person-tags")
-TABLE_ROW = re.compile(r"^\| (GET|POST|PUT|PATCH|DELETE) \| `([^`?]+)[^`]*` \|(.*)$", re.MULTILINE)
-PARAMETER = re.compile(r"\{[^}]+\}")
-
-
-def endpoint(method: str, path: str) -> tuple[str, str]:
-    """``GET /api/v1/people/{person_id:int}`` and ``GET /api/v1/people/{id}`` as one key."""
-    return method, PARAMETER.sub("{}", path).rstrip("/")
 
 
 @pytest.mark.parametrize("spec", ["spec.en.md", "spec.zh.md"])

@@ -10,8 +10,7 @@ from typing import Any
 
 import click
 
-from tulou.cli.context import run_with_platform
-from tulou.cli.people import COMMAND_LINE
+from tulou.cli.context import COMMAND_LINE, run_with_platform
 from tulou.exchange.bulk import ImportRejected, ImportResult, Progress, import_records
 from tulou.exchange.catalogue import visible_dataset
 from tulou.exchange.sources import SourceRow, csv_rows, file_chunks, ndjson_rows, xlsx_rows

@@ -13,19 +13,16 @@ key-value entity of ``?format=ngsi-ld``, whose attributes depend on the dataset)
 
 from __future__ import annotations
 
-import json
-import re
 import sys
 from pathlib import Path
 from typing import Any
 
 import msgspec
-from tulou import STANDARD_VERSION
 from tulou.exchange import schemas as exchange
 from tulou.exchange import subscription_schemas as subscriptions
+from tulou.wire_schemas import documents, file_stem, render, write  # noqa: F401 - render: the conformance test renders with it
 
 SCHEMAS = Path(__file__).parent / "schemas"
-DIALECT = "https://json-schema.org/draft/2020-12/schema"
 HAND_WRITTEN = ("problem.schema.json", "ngsi-ld-entity.schema.json")
 
 SHAPES: tuple[type[msgspec.Struct], ...] = (
@@ -42,36 +39,12 @@ LISTS: dict[str, type[msgspec.Struct]] = {
 }
 
 
-def file_stem(name: str) -> str:
-    """``RecordOut`` to ``record-out``."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
-
-
 def generated() -> dict[str, dict[str, Any]]:
     """File name to schema, for every generated file."""
     raw: dict[str, dict[str, Any]] = {file_stem(shape.__name__): msgspec.json.schema(shape) for shape in SHAPES}
     raw.update({stem: msgspec.json.schema(list[item]) for stem, item in LISTS.items()})
-    return {
-        f"{stem}.schema.json": {
-            "$schema": DIALECT,
-            "$id": f"urn:tulou:standard:{STANDARD_VERSION}:exchange:{stem}",
-            **schema,
-        }
-        for stem, schema in sorted(raw.items())
-    }
-
-
-def render(schema: dict[str, Any]) -> str:
-    return json.dumps(schema, ensure_ascii=False, indent=2, sort_keys=False) + "\n"
-
-
-def main() -> int:
-    SCHEMAS.mkdir(exist_ok=True)
-    for name, schema in generated().items():
-        (SCHEMAS / name).write_text(render(schema), encoding="utf-8")
-        print(f"wrote schemas/{name}")
-    return 0
+    return documents("exchange", raw)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(write(SCHEMAS, generated()))

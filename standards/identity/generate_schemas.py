@@ -11,23 +11,20 @@ committed files differ. Run it after changing a wire shape::
 
 from __future__ import annotations
 
-import json
-import re
 import sys
 from pathlib import Path
 from typing import Any
 
 import msgspec
-from tulou import STANDARD_VERSION
 from tulou.areas.schemas import AreaNode, AreaOut
 from tulou.areas.schemas import Page as AreaPageShape
 from tulou.identity import account_schemas as accounts
 from tulou.identity import client_schemas as clients
 from tulou.identity import schemas as identity
 from tulou.identity.membership_routes import MembershipIn, MembershipOut
+from tulou.wire_schemas import documents, file_stem, page_of, render, write  # noqa: F401 - render: the conformance test renders with it
 
 SCHEMAS = Path(__file__).parent / "schemas"
-DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 SHAPES: tuple[type[msgspec.Struct], ...] = (
     AreaOut, AreaNode,
@@ -40,19 +37,6 @@ SHAPES: tuple[type[msgspec.Struct], ...] = (
     clients.ClientIn, clients.ClientPatch, clients.ClientOut, clients.ClientSecretOut, clients.ClientTokenOut,
     MembershipIn, MembershipOut,
 )
-
-
-def file_stem(name: str) -> str:
-    """``PersonOut`` to ``person-out``."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
-
-
-def page_of(name: str, page: type[msgspec.Struct], item: type[msgspec.Struct]) -> type[msgspec.Struct]:
-    """The ``Page`` Struct with ``items`` typed as a list of ``item``; every other field kept as it is."""
-    fields = [
-        (f.name, list[item] if f.name == "items" else f.type) for f in msgspec.structs.fields(page)
-    ]
-    return msgspec.defstruct(name, fields)
 
 
 def area_detail() -> dict[str, Any]:
@@ -90,27 +74,8 @@ def generated() -> dict[str, dict[str, Any]]:
     raw["person-tag-list"] = msgspec.json.schema(list[identity.PersonTagOut])
     raw["membership-list"] = msgspec.json.schema(list[MembershipOut])
     raw["area-detail"] = area_detail()
-    return {
-        f"{stem}.schema.json": {
-            "$schema": DIALECT,
-            "$id": f"urn:tulou:standard:{STANDARD_VERSION}:identity:{stem}",
-            **schema,
-        }
-        for stem, schema in sorted(raw.items())
-    }
-
-
-def render(schema: dict[str, Any]) -> str:
-    return json.dumps(schema, ensure_ascii=False, indent=2, sort_keys=False) + "\n"
-
-
-def main() -> int:
-    SCHEMAS.mkdir(exist_ok=True)
-    for name, schema in generated().items():
-        (SCHEMAS / name).write_text(render(schema), encoding="utf-8")
-        print(f"wrote schemas/{name}")
-    return 0
+    return documents("identity", raw)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(write(SCHEMAS, generated()))

@@ -14,12 +14,8 @@ from dataclasses import dataclass
 from tulou.errors import Invalid
 from tulou.i18n import LOCALES, current_locale
 from tulou.i18n import gettext as _
+from tulou.identity.roles import N_
 from tulou.plugins.registrations import PersonTag
-
-
-def N_(message: str) -> str:
-    """Marks a title for the catalogue: kept untranslated, translated when shown."""
-    return message
 
 
 CORE_TAGS: tuple[PersonTag, ...] = (
@@ -56,7 +52,7 @@ class TagVocabulary:
 
     def check(self, tags: Iterable[str], field: str = "tags") -> list[str]:
         """The tags sorted without repeats, or 422 naming every unknown one."""
-        unknown = sorted({tag for tag in tags} - self.entries.keys())
+        unknown = sorted(set(tags) - self.entries.keys())
         if unknown:
             raise Invalid(_("Unknown tags: %(tags)s") % {"tags": ", ".join(unknown)}, field=field)
         return sorted(set(tags))

@@ -125,13 +125,15 @@ async def raw_insert(rows: int) -> float:
     from tortoise import connections
     from tortoise.transactions import in_transaction
 
-    from tulou.exchange.bulk import CHUNK, _dialect_sql
+    from tulou.exchange.bulk import CHUNK
+    from tulou.exchange.chunk_writes import RECORD_COLUMNS
+    from tulou.exchange.driver_rows import insert_statement
 
     at = datetime.now(timezone.utc)
     started = time.perf_counter()
     async with in_transaction():
         connection = connections.get("default")
-        insert, _update = _dialect_sql(connection)
+        insert = insert_statement(connection, "core_record", RECORD_COLUMNS)
         for start in range(0, rows, CHUNK):
             await connection.execute_many(insert, [
                 [DATASET, f"raw{n}", 2, 0, VILLAGES[n % 4], json.dumps(data(n)), 1, False, "raw", "raw", at, at]

@@ -10,7 +10,7 @@ written and the bad ones returned.
 A row whose id already names a record *updates* it (its next version), which is what
 re-importing a corrected list means; the area of a live record cannot change (a bad
 row), a tombstone comes back in the row's area. Records are written through the
-driver (``executemany``) a chunk at a time, and each chunk's changes go through
+driver a chunk at a time (:mod:`tulou.exchange.chunk_writes`), and each chunk's changes go through
 :func:`tulou.exchange.feed.record_changes`, in the transaction that took the
 dataset's turn: a reader of the feed sees the whole import or none of it.
 """
@@ -25,15 +25,13 @@ from datetime import datetime, timezone
 from typing import Any
 
 import jsonschema_rs
-import msgspec
-from tortoise import connections
-from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from tulou.errors import Invalid, Problem
 from tulou.exchange.access import DatasetAccess
+from tulou.exchange.chunk_writes import Target, write_chunk
 from tulou.exchange.feed import record_changes, take_turn
-from tulou.exchange.models import ChangeOp, Dataset, DatasetVersion, Record
+from tulou.exchange.models import Dataset, DatasetVersion
 from tulou.exchange.records import record_area, writable_dataset
 from tulou.exchange.sources import RowError, SourceRow
 from tulou.exchange.validation import record_errors
@@ -112,20 +110,6 @@ class RowChecker:
         return None if row.errors or area is None else _Checked(key, area, row.data, row)
 
 
-def _dialect_sql(connection: BaseDBAsyncClient) -> tuple[str, str]:
-    """The INSERT and UPDATE of records, with the driver's placeholders."""
-    names = ("dataset_id", "key", "major", "minor", "area_id", "data", "version", "deleted", "created_by",
-             "updated_by", "created_at", "updated_at")
-    sets = ("area_id", "data", "minor", "version", "deleted", "updated_by", "updated_at")
-    if connection.capabilities.dialect == "postgres":
-        marks = [f"${n}" for n in range(1, 14)]
-    else:
-        marks = ["?"] * 13
-    insert = f"INSERT INTO core_record ({', '.join(names)}) VALUES ({', '.join(marks[:12])})"
-    update = f"UPDATE core_record SET {', '.join(f'{n} = {m}' for n, m in zip(sets, marks))} WHERE id = {marks[7]}"
-    return insert, update
-
-
 class ChunkWriter:
     """Writes checked rows a chunk at a time on the transaction's connection, and numbers their changes.
 
@@ -150,52 +134,21 @@ class ChunkWriter:
         if len(self.pending) >= CHUNK:
             await self.flush()
 
-    async def _existing(self) -> dict[str, tuple[int, int, bool, str]]:
-        rows = await Record.filter(dataset_id=self.dataset.id, major=self.version.major, key__in=list(self.pending)) \
-            .values_list("key", "id", "version", "deleted", "area_id")
-        return {key: (record_id, version, deleted, area) for key, record_id, version, deleted, area in rows}
-
     async def flush(self) -> None:
         """Write the pending rows; a row that would move a live record to another area is a bad row."""
-        if not self.pending or not self.writing:
-            self.pending = {}
-            return
-        existing = await self._existing()
         chunk, self.pending = list(self.pending.values()), {}
-        at, encode = datetime.now(timezone.utc), msgspec.json.encode
-        dataset_id, major, minor, actor = self.dataset.id, self.version.major, self.version.minor, self.actor
-        inserts: list[list[Any]] = []
-        updates: list[list[Any]] = []
-        changes: list[tuple[ChangeOp, Record]] = []
-        for row in chunk:
-            found = existing.get(row.key)
-            if found is not None and not found[2] and found[3] != row.area:
-                row.source.errors.append({"path": "area", "message": _(
-                    "A record's area cannot change: delete it and create it in the other area")})
-                self.result.reject(row.source)
-                continue
-            version, data = (1 if found is None else found[1] + 1), encode(row.data).decode()
-            if found is None:
-                inserts.append([dataset_id, row.key, major, minor, row.area, data, 1, False, actor, actor, at, at])
-            else:
-                updates.append([row.area, data, minor, version, False, actor, at, found[0]])
-            op = ChangeOp.CREATE if found is None or found[2] else ChangeOp.UPDATE
-            changes.append((op, Record(dataset_id=dataset_id, key=row.key, major=major, minor=minor, area_id=row.area,
-                                       data=row.data, version=version)))
+        if not chunk or not self.writing:
+            return
+        target = Target(self.dataset.id, self.version.major, self.version.minor, self.actor, datetime.now(timezone.utc))
+        outcome = await write_chunk(target, chunk)
+        for row in outcome.refused:
+            row.source.errors.append({"path": "area", "message": _(
+                "A record's area cannot change: delete it and create it in the other area")})
+            self.result.reject(row.source)
         if self.writing:
-            await self._write(inserts, updates, changes)
-
-    async def _write(self, inserts: list[list[Any]], updates: list[list[Any]],
-                     changes: list[tuple[ChangeOp, Record]]) -> None:
-        connection = connections.get("default")
-        insert_sql, update_sql = _dialect_sql(connection)
-        if inserts:
-            await connection.execute_many(insert_sql, inserts)
-        if updates:
-            await connection.execute_many(update_sql, updates)
-        await record_changes(self.dataset.id, changes, self.actor)
-        self.result.created += len(inserts)
-        self.result.updated += len(updates)
+            await record_changes(self.dataset.id, outcome.written, self.actor)
+            self.result.created += outcome.created
+            self.result.updated += outcome.updated
 
 
 class ImportRejected(Invalid):

@@ -38,7 +38,7 @@ from tortoise.transactions import in_transaction
 
 from tulou.errors import Problem
 from tulou.exchange.access import DatasetAccess
-from tulou.exchange.models import Dataset, Delivery, DeliveryStatus, Subscription
+from tulou.exchange.models import Delivery, DeliveryStatus, Subscription
 from tulou.exchange.subscribers import SECRET_CONTEXT, reader_of
 from tulou.exchange.webhook_urls import AllowList, parse_allow_list, resolve_target
 from tulou.identity.crypto import PersonalDataCipher, UnreadableToken

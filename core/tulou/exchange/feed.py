@@ -15,12 +15,34 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timezone
+from typing import Any, NamedTuple
 
+import msgspec
 from tortoise.expressions import F
 
 from tulou.areas.service import in_subtrees
-from tulou.exchange.models import Change, ChangeOp, Dataset, Record
+from tulou.exchange.driver_rows import insert_rows
+from tulou.exchange.models import Change, ChangeOp, Dataset, NewChange, Record
 from tulou.exchange.outbox import enqueue_deliveries
+
+_CHANGE_COLUMNS = ("dataset_id", "seq", "op", "record_key", "record_version", "major", "minor", "area_code", "data",
+                   "actor", "at")
+
+
+class Written(NamedTuple):
+    """What a write did to one record, as the feed reports it."""
+
+    op: ChangeOp
+    key: str
+    version: int
+    major: int
+    minor: int
+    area: str
+    data: dict[str, Any]
+
+    @classmethod
+    def of(cls, op: ChangeOp, record: Record) -> Written:
+        return cls(op, record.key, record.version, record.major, record.minor, record.area_id, record.data)
 
 
 async def take_turn(dataset_id: str) -> None:
@@ -28,29 +50,36 @@ async def take_turn(dataset_id: str) -> None:
     await Dataset.filter(id=dataset_id).update(feed_seq=F("feed_seq"))
 
 
-def _snapshot(seq: int, op: ChangeOp, record: Record, actor: str, at: datetime) -> Change:
-    return Change(
-        dataset_id=record.dataset_id, seq=seq, op=op, record_key=record.key, record_version=record.version,
-        major=record.major, minor=record.minor, area_code=record.area_id,
-        data=None if op is ChangeOp.DELETE else record.data, actor=actor, at=at,
-    )
+def _numbered(dataset_id: str, first: int, written: Sequence[Written], actor: str) -> list[NewChange]:
+    at = datetime.now(timezone.utc)
+    return [
+        NewChange(dataset_id, first + n, item.op, item.key, item.version, item.major, item.minor, item.area,
+                  None if item.op is ChangeOp.DELETE else item.data, actor, at)
+        for n, item in enumerate(written)
+    ]
 
 
-async def record_changes(dataset_id: str, changes: Sequence[tuple[ChangeOp, Record]], actor: str) -> list[Change]:
-    """Number ``changes`` after the dataset's last and store them, in the write's transaction.
+def _row(change: NewChange, encode: Any = msgspec.json.encode) -> tuple[Any, ...]:
+    data = None if change.data is None else encode(change.data).decode()
+    return (change.dataset_id, change.seq, change.op.value, change.record_key, change.record_version, change.major,
+            change.minor, change.area_code, data, change.actor, change.at)
+
+
+async def record_changes(dataset_id: str, written: Sequence[Written], actor: str) -> list[NewChange]:
+    """Number the ``written`` changes after the dataset's last and store them, in the write's transaction.
 
     Whatever must commit together with a change belongs here: the rows of the feed
-    now, and each subscription's delivery in the outbox.
+    now, and each subscription's delivery in the outbox. The rows go through the
+    driver, as a bulk import writes thousands at a time.
     """
-    if not changes:
+    if not written:
         return []
-    await Dataset.filter(id=dataset_id).update(feed_seq=F("feed_seq") + len(changes))
+    await Dataset.filter(id=dataset_id).update(feed_seq=F("feed_seq") + len(written))
     last: int = await Dataset.get(id=dataset_id).values_list("feed_seq", flat=True)  # type: ignore[assignment]
-    first, at = last - len(changes) + 1, datetime.now(timezone.utc)
-    rows = [_snapshot(first + n, op, record, actor, at) for n, (op, record) in enumerate(changes)]
-    await Change.bulk_create(rows)
-    await enqueue_deliveries(dataset_id, rows)
-    return rows
+    changes = _numbered(dataset_id, last - len(written) + 1, written, actor)
+    await insert_rows("core_change", _CHANGE_COLUMNS, [_row(change) for change in changes])
+    await enqueue_deliveries(dataset_id, changes)
+    return changes
 
 
 async def changes_after(

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
@@ -164,6 +167,27 @@ class Change(Model):
         table = "core_change"
         unique_together = (("dataset", "seq"),)
         ordering = ["dataset_id", "seq"]
+
+
+@dataclass(frozen=True, slots=True)
+class NewChange:
+    """A change as it is written to the feed: a :class:`Change` without the ORM object.
+
+    It has the attributes of :class:`Change` that readers of a change use (the
+    outbox, :func:`tulou.exchange.schemas.change_out`), so they take either.
+    """
+
+    dataset_id: str
+    seq: int
+    op: ChangeOp
+    record_key: str
+    record_version: int
+    major: int
+    minor: int
+    area_code: str
+    data: dict[str, Any] | None
+    actor: str
+    at: datetime
 
 
 class Agreement(Model):

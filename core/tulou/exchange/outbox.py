@@ -3,7 +3,7 @@
 Called by :func:`tulou.exchange.feed.record_changes` for every write, a single
 record or a bulk import's chunk alike: the dataset's active subscriptions are read
 once per call, each subscriber's rights once per call, and the deliveries go in with
-one insert. Each payload is the change as the change feed would show it to the
+one ``executemany`` on the driver. Each payload is the change as the change feed would show it to the
 subscriber (fields and areas cut to its agreements); it is cut again before sending.
 """
 
@@ -18,13 +18,18 @@ import msgspec
 
 from tulou.areas.codes import is_within
 from tulou.exchange.access import DatasetAccess, View
-from tulou.exchange.models import Change, ChangeOp, Dataset, Delivery, Subscription
+from tulou.exchange.driver_rows import insert_rows
+from tulou.exchange.models import Change, ChangeOp, Dataset, DeliveryStatus, NewChange, Subscription
 from tulou.exchange.schemas import change_out
 from tulou.exchange.subscription_schemas import Event
 from tulou.exchange.subscribers import reader_of
 
 
-def matches(conditions: dict[str, Any], change: Change, view: View) -> bool:
+_DELIVERY_COLUMNS = ("subscription_id", "event_id", "seq", "payload", "status", "attempts", "next_attempt_at",
+                     "last_error", "created_at")
+
+
+def matches(conditions: dict[str, Any], change: Change | NewChange, view: View) -> bool:
     """Whether the change passes the subscription's filter, judged only on what the subscriber may see.
 
     A delete has no data left to judge, so only its area counts.
@@ -45,26 +50,27 @@ def _same(found: Any, wanted: Any) -> bool:
     return isinstance(found, bool) == isinstance(wanted, bool) and found == wanted
 
 
-def event_payload(event_id: uuid.UUID, subscription: Subscription, change: Change, view: View) -> dict[str, Any]:
+def event_payload(event_id: uuid.UUID, subscription: Subscription, change: Change | NewChange, view: View) -> dict[str, Any]:
     event = Event(event_id=str(event_id), dataset=change.dataset_id, subscription=subscription.id,
                   change=change_out(change, view))
     return msgspec.to_builtins(event)
 
 
-def _deliveries(subscription: Subscription, access: DatasetAccess, changes: Sequence[Change],
-                due: datetime) -> list[Delivery]:
+def _deliveries(subscription: Subscription, access: DatasetAccess, changes: Sequence[Change | NewChange],
+                due: datetime) -> list[tuple[Any, ...]]:
     rows = []
+    encode, pending = msgspec.json.encode, DeliveryStatus.PENDING.value
     for change in changes:
         view = access.view(change.area_code)
         if view is None or not matches(subscription.conditions, change, view):
             continue
         event_id = uuid.uuid4()
-        rows.append(Delivery(subscription_id=subscription.id, event_id=event_id, seq=change.seq,
-                             payload=event_payload(event_id, subscription, change, view), next_attempt_at=due))
+        payload = encode(event_payload(event_id, subscription, change, view)).decode()
+        rows.append((subscription.id, str(event_id), change.seq, payload, pending, 0, due, "", due))
     return rows
 
 
-async def enqueue_deliveries(dataset_id: str, changes: Sequence[Change]) -> int:
+async def enqueue_deliveries(dataset_id: str, changes: Sequence[Change | NewChange]) -> int:
     """Inside the write's transaction: the outbox rows for ``changes``; how many were written."""
     subscriptions = await Subscription.filter(dataset_id=dataset_id, active=True).order_by("id")
     if not subscriptions:
@@ -75,6 +81,5 @@ async def enqueue_deliveries(dataset_id: str, changes: Sequence[Change]) -> int:
         access = await reader_of(subscription, dataset)
         if access is not None:
             rows.extend(_deliveries(subscription, access, changes, due))
-    if rows:
-        await Delivery.bulk_create(rows)
+    await insert_rows("core_delivery", _DELIVERY_COLUMNS, rows)
     return len(rows)

@@ -23,7 +23,7 @@ from tulou.areas.service import in_subtrees, valid_code
 from tulou.errors import Conflict, Forbidden, Invalid, NotFound, PreconditionFailed
 from tulou.exchange.access import DatasetAccess, View, access_to, audit_shared_read, intersect
 from tulou.exchange.catalogue import readable_dataset, visible_dataset
-from tulou.exchange.feed import changes_after, record_changes, take_turn
+from tulou.exchange.feed import Written, changes_after, record_changes, take_turn
 from tulou.exchange.filters import apply_filters, record_filters
 from tulou.exchange.models import Change, ChangeOp, Dataset, DatasetStatus, DatasetVersion, Record
 from tulou.exchange.validation import validate_record
@@ -103,7 +103,7 @@ async def create_record(principal: Principal, dataset_id: str, key: str | None, 
     async with in_transaction():
         await take_turn(dataset.id)
         record = await _create_or_revive(dataset, version, key or uuid.uuid4().hex, code, data, principal.id)
-        await record_changes(dataset.id, [(ChangeOp.CREATE, record)], principal.id)
+        await record_changes(dataset.id, [Written.of(ChangeOp.CREATE, record)], principal.id)
     return record
 
 
@@ -132,7 +132,7 @@ async def update_record(principal: Principal, dataset_id: str, key: str, new_dat
         record.update_from_dict({"data": data, "minor": version.minor, "version": record.version + 1,
                                  "updated_by": principal.id})
         await record.save()
-        await record_changes(dataset.id, [(ChangeOp.UPDATE, record)], principal.id)
+        await record_changes(dataset.id, [Written.of(ChangeOp.UPDATE, record)], principal.id)
     return record
 
 
@@ -147,7 +147,7 @@ async def delete_record(principal: Principal, dataset_id: str, key: str, if_matc
         check_if_match(if_match, record)
         record.update_from_dict({"data": {}, "deleted": True, "version": record.version + 1, "updated_by": principal.id})
         await record.save()
-        await record_changes(dataset.id, [(ChangeOp.DELETE, record)], principal.id)
+        await record_changes(dataset.id, [Written.of(ChangeOp.DELETE, record)], principal.id)
     return record
 
 

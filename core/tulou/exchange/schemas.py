@@ -8,7 +8,9 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from tulou.exchange.access import View
-from tulou.exchange.models import Agreement, AgreementStatus, Change, Classification, Dataset, DatasetVersion, Record
+from tulou.exchange.models import (
+    Agreement, AgreementStatus, Change, Classification, Dataset, DatasetVersion, NewChange, Record,
+)
 from tulou.identity.models import Organisation
 
 DatasetId = Annotated[
@@ -246,7 +248,7 @@ def record_out(record: Record, view: View) -> RecordOut:
     )
 
 
-def change_out(change: Change, view: View) -> ChangeOut:
+def change_out(change: Change | NewChange, view: View) -> ChangeOut:
     return ChangeOut(
         seq=change.seq, op=change.op.value, id=change.record_key, area=change.area_code,
         version=change.record_version, dataset_version=f"{change.major}.{change.minor}",

@@ -232,15 +232,10 @@ def memory(kind: str) -> tuple[str, str, str]:
 
 
 def databases() -> list[str]:
-    """SQLite by default. PostgreSQL only when asked (``BENCH_DATABASES=sqlite,postgres``): its bulk
-    import slows down as the table grows inside the import's transaction (the planner, without
-    statistics for the new rows, looks existing keys up through the wrong index), so a 100k run
-    does not finish in a bench's time. Recorded on the exchange issue; to be fixed in the import."""
+    """SQLite, and PostgreSQL unless ``BENCH_POSTGRES`` is set empty; ``BENCH_DATABASES`` picks some."""
     if os.environ.get("BENCH_DATABASES"):
         return os.environ["BENCH_DATABASES"].split(",")
-    print("exchange bench: SQLite only (PostgreSQL bulk import has a known slowdown, see databases())",
-          file=sys.stderr)
-    return ["sqlite"]
+    return ["sqlite", "postgres"] if POSTGRES else ["sqlite"]
 
 
 def throughput_rows(kind: str) -> list[tuple[str, str, str]]:

@@ -135,7 +135,7 @@ class Record(Model):
     class Meta:
         table = "core_record"
         unique_together = (("dataset", "major", "key"),)
-        indexes = (("dataset_id", "major", "area_id"),)
+        indexes = (("dataset_id", "major", "id"),)  # pages of records in id order
         ordering = ["id"]
 
 

@@ -84,7 +84,13 @@ def _error_paths(error: jsonschema_rs.ValidationError) -> list[str]:
 
 
 def record_errors(validator: jsonschema_rs.Draft202012Validator, data: Any) -> list[dict[str, str]]:
-    """Every error in ``data`` (up to :data:`MAX_ERRORS`), in the order the schema's checks found them."""
+    """Every error in ``data`` (up to :data:`MAX_ERRORS`), in the order the schema's checks found them.
+
+    ``is_valid`` first: it stops at the first failure and builds no error objects, so a
+    good record (nearly every one in an import) costs a third of ``iter_errors``.
+    """
+    if validator.is_valid(data):
+        return []
     found = []
     for error in validator.iter_errors(data):
         found.extend({"path": path, "message": error.message} for path in _error_paths(error))

@@ -49,7 +49,7 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
 def worker_app() -> Litestar:
     """The app of one granian worker, which first ties its life to the main process's."""
     end_with_main_process()
-    from tulou.web.app import app_from_environment
+    from tulou.web.app import app_from_environment  # loaded in the workers, not by every tulou command
 
     return app_from_environment()
 

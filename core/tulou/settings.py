@@ -96,6 +96,10 @@ class ExchangeSettings(BaseModel):
     delivery_timeout_seconds: float = Field(10.0, gt=0, le=120)
     batch_size: int = Field(50, ge=1, le=1000, description="deliveries a worker claims at a time")
     poll_seconds: float = Field(2.0, gt=0, description="how often a worker looks for due deliveries")
+    lease_seconds: float | None = Field(None, gt=0, description=(
+        "how long a claimed delivery stays with its worker before another may send it again "
+        "(after a crash, the restarted server); three delivery timeouts and 30 s when unset"
+    ))
 
     @field_validator("webhook_allow")
     @classmethod
@@ -105,10 +109,18 @@ class ExchangeSettings(BaseModel):
         parse_allow_list(value)
         return value
 
+    @field_validator("lease_seconds")
+    @classmethod
+    def _lease_outlasts_an_attempt(cls, value: float | None, info: ValidationInfo) -> float | None:
+        timeout = info.data.get("delivery_timeout_seconds")
+        if value is not None and timeout is not None and value <= timeout:
+            raise ValueError("must be longer than TULOU_EXCHANGE__DELIVERY_TIMEOUT_SECONDS")
+        return value
+
     @property
-    def lease_seconds(self) -> float:
+    def lease(self) -> float:
         """How long a claimed delivery stays with its worker before another may take it over."""
-        return self.delivery_timeout_seconds * 3 + 30
+        return self.lease_seconds or self.delivery_timeout_seconds * 3 + 30
 
 
 def decode_base64url(text: str) -> bytes:

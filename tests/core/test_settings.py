@@ -50,6 +50,17 @@ def test_a_bad_setting_names_its_variable(monkeypatch: pytest.MonkeyPatch) -> No
         build_settings()
 
 
+def test_a_delivery_lease_outlasts_an_attempt(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unset, the lease is three timeouts and 30 s; set, it must be longer than one attempt may take."""
+    monkeypatch.setenv("TULOU_EXCHANGE__DELIVERY_TIMEOUT_SECONDS", "5")
+    assert build_settings().exchange.lease == 45
+    monkeypatch.setenv("TULOU_EXCHANGE__LEASE_SECONDS", "6")
+    assert build_settings().exchange.lease == 6
+    monkeypatch.setenv("TULOU_EXCHANGE__LEASE_SECONDS", "5")
+    with pytest.raises(SettingsError, match=r"^TULOU_EXCHANGE__LEASE_SECONDS: .*DELIVERY_TIMEOUT_SECONDS"):
+        build_settings()
+
+
 def test_secrets_are_masked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TULOU_IDENTITY__ENCRYPTION_KEYS", TEST_ENCRYPTION_KEYS)
     monkeypatch.setenv("TULOU_IDENTITY__BLIND_INDEX_KEY", TEST_BLIND_INDEX_KEY)

@@ -56,8 +56,9 @@ class Receiver:
 
 
 @contextmanager
-def receiver_running() -> Iterator[Receiver]:
-    receiver = Receiver()
+def receiver_running(receiver: Receiver | None = None) -> Iterator[Receiver]:
+    """``receiver`` (a plain :class:`Receiver` by default) listening on a free port of 127.0.0.1."""
+    receiver = receiver or Receiver()
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 - http.server's naming

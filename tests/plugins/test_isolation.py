@@ -44,7 +44,7 @@ from tests.plugins.fake_plugins import (
     RouteWithoutArea,
     SettingWithoutDefault,
 )
-from tests.plugins.as_operator import RunningServer, pip_install, serving, tulou
+from tests.serverprocess import TulouServer, pip_install, serving, tulou
 
 PROBLEM = "application/problem+json"
 FAST_START = {"startup_warn_seconds": 0.1, "startup_timeout_seconds": 0.3}
@@ -333,7 +333,7 @@ def operator_env(
 @pytest.fixture(scope="module")
 def server(
     operator_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningServer]:
+) -> Iterator[TulouServer]:
     """``tulou demo`` and ``tulou admin create``, then ``tulou serve`` until /readyz answers 200."""
     home = tmp_path_factory.mktemp("server-home")
     demo = tulou(operator_env, "demo", cwd=home)
@@ -345,19 +345,19 @@ def server(
 
 
 @pytest.fixture(scope="module")
-def operator(server: RunningServer) -> dict[str, str]:
+def operator(server: TulouServer) -> dict[str, str]:
     """The county administrator's header, signed in as an operator would."""
     return server.sign_in(OPERATOR, OPERATOR_PASSWORD)
 
 
-def listed(server: RunningServer) -> dict[str, dict[str, Any]]:
+def listed(server: TulouServer) -> dict[str, dict[str, Any]]:
     response = server.get("/api/v1/plugins")
     assert response.status_code == 200
     return {plugin["name"]: plugin for plugin in response.json()}
 
 
 def wait_for_server_status(
-    server: RunningServer, name: str, status: str, within: float
+    server: TulouServer, name: str, status: str, within: float
 ) -> dict[str, Any]:
     deadline = time.monotonic() + within
     while True:
@@ -368,7 +368,7 @@ def wait_for_server_status(
 
 
 @pytest.mark.slow
-def test_server_reports_each_faulty_plugin_and_serves_the_rest(server: RunningServer) -> None:
+def test_server_reports_each_faulty_plugin_and_serves_the_rest(server: TulouServer) -> None:
     plugins = listed(server)
     assert plugins["broken_import"]["status"] == "failed"
     assert "import" in plugins["broken_import"]["reason"]
@@ -394,7 +394,7 @@ def test_server_reports_each_faulty_plugin_and_serves_the_rest(server: RunningSe
 
 @pytest.mark.slow
 def test_server_enables_notices_for_one_township_only(
-    server: RunningServer, operator: dict[str, str]
+    server: TulouServer, operator: dict[str, str]
 ) -> None:
     board = f"/api/v1/notices/areas/{SHANGPING_VILLAGE}/notices"
     assert server.get(board).status_code == 404  # not enabled anywhere yet
@@ -412,7 +412,7 @@ def test_server_enables_notices_for_one_township_only(
 
 
 @pytest.mark.slow
-def test_failed_plugins_cannot_be_enabled(server: RunningServer, operator: dict[str, str]) -> None:
+def test_failed_plugins_cannot_be_enabled(server: TulouServer, operator: dict[str, str]) -> None:
     response = server.put(f"/api/v1/areas/{YUNXI_TOWN}/modules/wrong_standard", headers=operator)
     assert response.status_code == 409
     assert "requires standard" in response.json()["detail"]

@@ -77,7 +77,7 @@ async def claim_due(settings: ExchangeSettings) -> list[Delivery]:
         claimed = await due
         if claimed:
             await Delivery.filter(id__in=[d.id for d in claimed]).update(
-                next_attempt_at=now + timedelta(seconds=settings.lease_seconds)
+                next_attempt_at=now + timedelta(seconds=settings.lease)
             )
     return claimed
 

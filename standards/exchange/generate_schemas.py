@@ -8,7 +8,11 @@ committed files differ. Run it after changing a wire shape::
 
 Hand-written and not touched here: ``problem.schema.json`` (the RFC 9457 error body with
 the record validator's ``errors[].path``) and ``ngsi-ld-entity.schema.json`` (the NGSI-LD
-key-value entity of ``?format=ngsi-ld``, whose attributes depend on the dataset).
+key-value entity of ``?format=ngsi-ld``, whose attributes depend on the dataset). The
+rejected import's 422 (``import-problem``) is generated: it is a problem body whose
+errors are the Structs the server renders them from. The exports (NDJSON lines of
+``record-out``, CSV and xlsx) have no schema of their own: section 12.3 of the spec
+describes their columns.
 """
 
 from __future__ import annotations
@@ -28,10 +32,10 @@ HAND_WRITTEN = ("problem.schema.json", "ngsi-ld-entity.schema.json")
 SHAPES: tuple[type[msgspec.Struct], ...] = (
     exchange.DatasetIn, exchange.PublishIn, exchange.DatasetOut, exchange.VersionIn, exchange.VersionOut,
     exchange.RecordIn, exchange.RecordReplace, exchange.RecordPatch, exchange.RecordOut, exchange.RecordPage,
-    exchange.ChangePage,
+    exchange.ChangePage, exchange.ImportReport, exchange.ImportProblem,
     exchange.AgreementIn, exchange.ApprovalIn, exchange.DecisionIn, exchange.AgreementOut,
     subscriptions.SubscriptionIn, subscriptions.SubscriptionPatch, subscriptions.SubscriptionOut,
-    subscriptions.SubscriptionCreated, subscriptions.DeliveryOut,
+    subscriptions.SubscriptionCreated, subscriptions.DeliveryOut, subscriptions.Event,
 )
 LISTS: dict[str, type[msgspec.Struct]] = {
     "dataset-list": exchange.DatasetOut, "version-list": exchange.VersionOut, "agreement-list": exchange.AgreementOut,

@@ -5,9 +5,21 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from litestar import Litestar
+
+from tests.conftest import ADMIN, DEMO_COUNTY, running_app
+from tests.standards.schema_check import errors
+from tests.standards.standard import Standard
+from tulou.areas.codes import AreaLevel
+from tulou.areas.models import Area
+from tulou.exchange.demo import demo_dataset
+
+EXCHANGE = Standard("exchange")
+PLOTS = "agriculture.plots"
 
 
 @pytest.fixture
@@ -30,8 +42,35 @@ def test_migrate_and_demo_are_safe_to_repeat(tulou) -> None:  # noqa: ANN001
     assert migrate.returncode == 0 and "0 migration(s) applied" in migrate.stdout
     assert demo.returncode == 0 and "16 area(s) created" in demo.stdout
     assert "20 demo organisation(s) created" in demo.stdout  # 5 county bodies, 3 governments, 12 committees
+    assert "1 demo dataset(s) declared, 36 demo record(s) created" in demo.stdout
     assert demo_again.returncode == 0 and "0 area(s) created" in demo_again.stdout
     assert "0 demo organisation(s) created" in demo_again.stdout
+    assert "0 demo dataset(s) declared, 0 demo record(s) created" in demo_again.stdout
+
+
+async def test_the_demo_county_publishes_the_bureaus_plots_readable_as_agri_parcels(
+    tulou, make_app: Callable[..., Litestar]  # noqa: ANN001
+) -> None:
+    """The bureau owns the plots county-wide; they spread over every village and read as NGSI-LD, once each."""
+    assert tulou("demo").returncode == 0 and tulou("demo").returncode == 0
+    async with running_app(make_app(plugins=[])) as client:
+        dataset = (await client.get(f"/api/v1/datasets/{PLOTS}", headers=ADMIN)).json()
+        assert (dataset["status"], dataset["owner"]["name"], dataset["manager"]["name"], dataset["area"]) == \
+            ("published", "云溪县农业农村局", "云溪县农业农村局", DEMO_COUNTY)
+        assert dataset["smart_data_model"] == "AgriParcel" and dataset["classification"] == "internal"
+        parcels = await client.get(f"/api/v1/datasets/{PLOTS}/records/", params={"format": "ngsi-ld", "limit": 200},
+                                   headers=ADMIN)
+        assert parcels.status_code == 200, parcels.text
+        assert len(parcels.json()) == 36 and all(errors(p, EXCHANGE.schema("ngsi-ld-entity")) == [] for p in parcels.json())
+        villages = await Area.filter(level=AreaLevel.VILLAGE, name__endswith="村").values_list("code", flat=True)
+        assert {parcel["areaServed"] for parcel in parcels.json()} == set(villages)
+        feed = await client.get(f"/api/v1/datasets/{PLOTS}/changes", params={"limit": 1000}, headers=ADMIN)
+        assert len(feed.json()["changes"]) == 36, "a second run writes nothing"
+
+
+def test_the_demo_declares_the_standards_example_dataset() -> None:
+    """The demo's plots are the data-exchange standard's example dataset, so the two cannot drift apart."""
+    assert demo_dataset() == EXCHANGE.example("dataset-in.agriculture-plots.json")
 
 
 def test_migrate_a_fresh_database(tmp_path: Path) -> None:

@@ -57,9 +57,10 @@ async def test_one_bad_row_writes_nothing_and_every_bad_row_is_reported_with_its
     assert failed.status_code == 422, failed.text
     problem = failed.json()
     assert problem["invalid"] == 5
-    assert sorted({(e["line"], e["path"]) for e in problem["errors"]}) == [
-        (2, "$.area_mu"), (2, "$.name"), (5, "area"), (6, "id"), (7, "area"), (8, "$"),
-    ]
+    assert {(e["line"], e["field"], e.get("path")) for e in problem["errors"]} == {
+        (2, "$.area_mu", "$.area_mu"), (2, "$.name", "$.name"), (5, "area", None), (6, "id", None), (7, "area", None),
+        (8, None, None),  # not a record at all
+    }
     assert await keys() == [] and await Change.all().count() == 0 and (await Dataset.get(id=PLOTS)).feed_seq == 0
 
 
@@ -69,7 +70,8 @@ async def test_skip_invalid_writes_the_good_rows_and_returns_the_bad(county: Cou
                                         headers={**county.keeper, **NDJSON})
     assert imported.status_code == 200
     assert imported.json()["created"] == 2 and imported.json()["invalid"] == 1
-    assert imported.json()["bad_rows"] == [{"line": 2, "errors": [{"path": "$.crop", "message": '7 is not of type "string"'}]}]
+    assert imported.json()["bad_rows"] == [
+        {"line": 2, "errors": [{"field": "$.crop", "message": '7 is not of type "string"', "path": "$.crop"}]}]
     assert await keys() == ["p1", "p3"]
 
 
@@ -79,7 +81,7 @@ async def test_a_reimport_updates_existing_records_and_cannot_move_them(county: 
     await county.write("p2", SHANGPING_VILLAGE, plot("old"))
     body = ndjson(row("p1", "revived", area=NANYANG_VILLAGE), row("p2", "new"), row("p2", "newer"), row("p3", "made"))
     imported = await county.client.post(IMPORT, content=body, headers={**county.keeper, **NDJSON})
-    assert imported.json() == {"created": 1, "updated": 3, "invalid": 0, "bad_rows": []}, imported.text
+    assert imported.json() == {"created": 2, "updated": 2, "invalid": 0, "bad_rows": []}, imported.text  # p1 revived
     p1, p2 = await Record.get(key="p1"), await Record.get(key="p2")
     assert (p1.version, p1.area_id, p1.deleted, p1.data["name"]) == (3, NANYANG_VILLAGE, False, "revived")
     assert (p2.version, p2.data["name"]) == (3, "newer")
@@ -88,24 +90,44 @@ async def test_a_reimport_updates_existing_records_and_cannot_move_them(county: 
         ("create", "p1", 3), ("update", "p2", 2), ("update", "p2", 3), ("create", "p3", 1)]
     moved = await county.client.post(IMPORT, content=ndjson(row("p3", "moved", area=NANYANG_VILLAGE)),
                                      headers={**county.keeper, **NDJSON})
-    assert moved.status_code == 422 and moved.json()["errors"][0]["path"] == "area"
+    [error] = moved.json()["errors"]
+    assert moved.status_code == 422 and error["field"] == "area" and "path" not in error  # not inside data
 
 
 async def test_csv_cells_are_typed_by_the_schema(county: County) -> None:
     body = ('\ufeffid,area,name,crop,area_mu,irrigated,soil\r\n'
             f'p1,{SHANGPING_VILLAGE},"east, by the river",rice,2.5,true,"{{""ph"": 6.5}}"\r\n'
             f'p2,{SHANGPING_VILLAGE},"two\nlines",tea,3,FALSE,\r\n'
-            f'p3,{SHANGPING_VILLAGE},west,maize,lots,yes,\r\n')
+            f'p3,{SHANGPING_VILLAGE},west,maize,lots,yes,\r\n'
+            f'p4,{SHANGPING_VILLAGE},south,maize,inf,,\r\n')  # JSON has no infinity
     imported = await county.client.post(IMPORT, params={"skip_invalid": "true"}, content=body.encode(),
                                         headers={**county.keeper, **CSV})
     assert imported.status_code == 200, imported.text
     result = imported.json()
-    assert (result["created"], result["invalid"]) == (2, 1)
+    assert (result["created"], result["invalid"]) == (2, 2)
     assert result["bad_rows"][0]["line"] == 5  # the quoted cell of p2 spans lines 3 and 4
     assert sorted(e["path"] for e in result["bad_rows"][0]["errors"]) == ["$.area_mu", "$.irrigated"]
+    [infinite] = result["bad_rows"][1]["errors"]
+    assert result["bad_rows"][1]["line"] == 6 and infinite["path"] == "$.area_mu"
+    assert infinite["message"].startswith("inf "), "the cell is named, not a null the validator made of it"
     p1, p2 = await Record.get(key="p1"), await Record.get(key="p2")
     assert p1.data == {"name": "east, by the river", "crop": "rice", "area_mu": 2.5, "irrigated": True, "soil": {"ph": 6.5}}
     assert p2.data == {"name": "two\nlines", "crop": "tea", "area_mu": 3, "irrigated": False}
+
+
+async def test_lines_are_utf8_split_only_at_line_feeds_and_a_bad_one_is_a_bad_row(county: County) -> None:
+    """A sheet saved as GBK is refused line by line, not read as replacement characters."""
+    gbk = f"id,area,name,crop,area_mu\r\np1,{SHANGPING_VILLAGE},east,rice,2\r\np2,{SHANGPING_VILLAGE},水口垄,rice,2\r\n"
+    refused = await county.client.post(IMPORT, content=gbk.encode("gbk"), headers={**county.keeper, **CSV})
+    assert refused.status_code == 422, refused.text
+    assert [(e["line"], e["field"]) for e in refused.json()["errors"]] == [(3, None)] and await keys() == []
+    old_mac = f"id,area,name,crop,area_mu\r\np1,{SHANGPING_VILLAGE},east\rwest,rice,2\r\n"  # a lone CR
+    unreadable = await county.client.post(IMPORT, content=old_mac.encode(), headers={**county.keeper, **CSV})
+    assert unreadable.status_code == 422 and [e["line"] for e in unreadable.json()["errors"]] == [2], unreadable.text
+    separated = ndjson(row("p1", "上坪\u2028水口垄"))  # a line break to str.splitlines, raw inside a JSON string
+    imported = await county.client.post(IMPORT, content=separated.encode(), headers={**county.keeper, **NDJSON})
+    assert imported.json()["created"] == 1, imported.text
+    assert (await Record.get(key="p1")).data["name"] == "上坪\u2028水口垄"
 
 
 async def test_imports_need_a_known_media_type_and_the_right_to_write(county: County) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from litestar import Litestar
@@ -20,7 +21,7 @@ from litestar import Litestar
 from tests.conftest import ADMIN, DEMO_COUNTY, NANYANG_VILLAGE, SHANGPING_VILLAGE, SHIMEN_TOWN, AppClient, running_app
 from tests.exchange.conftest import organisation, staff
 from tests.standards.schema_check import errors
-from tests.standards.standard import TABLE_ROW, Standard, endpoint
+from tests.standards.standard import Standard
 
 EXCHANGE = Standard("exchange")
 STANDARD, SCHEMAS, EXAMPLES = EXCHANGE.root, EXCHANGE.schemas, EXCHANGE.examples
@@ -69,27 +70,12 @@ def test_the_schemas_reject_what_the_spec_forbids() -> None:
 
 
 EXCHANGE_PREFIXES = ("/api/v1/datasets", "/api/v1/agreements", "/api/v1/subscriptions")
-PENDING = re.compile(r"<!-- pending-endpoints -->(.*?)<!-- /pending-endpoints -->", re.DOTALL)
 
 
 @pytest.mark.parametrize("spec", ["spec.en.md", "spec.zh.md"])
 def test_the_spec_lists_every_exchange_endpoint_and_only_those(spec: str, make_app: Callable[..., Litestar]) -> None:
-    """Rows between the ``pending-endpoints`` markers are being built in parallel: they may not be served yet."""
-    served = {
-        endpoint(method, route.path)
-        for route in make_app(plugins=[]).routes
-        for method in getattr(route, "methods", ())
-        if route.path.startswith(EXCHANGE_PREFIXES) and method not in {"HEAD", "OPTIONS"}
-    }
-    text = (STANDARD / spec).read_text(encoding="utf-8")
-    pending = {endpoint(m, p) for block in PENDING.findall(text) for m, p, _rest in TABLE_ROW.findall(block)}
-    rows = TABLE_ROW.findall(PENDING.sub("", text))
-    listed = {endpoint(method, path) for method, path, _rest in rows}
-    assert listed <= served, "listed as served but not served"
-    assert served <= listed | pending, "served but not in the spec"
-    shapes = " ".join(" ".join(rest.split("|")[1:3]) for _method, _path, rest in rows)  # request, response
-    named = set(re.findall(r"`([a-z-]+)`", shapes))
-    assert named and all((SCHEMAS / f"{name}.schema.json").exists() for name in named), named
+    EXCHANGE.check_endpoint_table(make_app(plugins=[]), spec, lambda path: path.startswith(EXCHANGE_PREFIXES))
+    EXCHANGE.check_every_schema_is_named(spec)
 
 
 # Over HTTP
@@ -103,6 +89,15 @@ async def published_plots(client: AppClient) -> tuple[int, dict[str, str]]:
     dataset = conforms(declared, "dataset-out", 201)
     assert dataset["status"] == "published" and dataset["versions"] == ["1.0"] and dataset["owner"]["id"] == bureau
     return bureau, await staff(client, "keeper", "township_admin", DEMO_COUNTY, bureau)
+
+
+async def township_b_request(client: AppClient) -> tuple[dict[str, str], dict[str, Any]]:
+    """Shimen's clerk asks, for the township government, as the example agreement does: its header and the request."""
+    shimen = await organisation(client, "石门镇人民政府", "township_government", SHIMEN_TOWN)
+    clerk = await staff(client, "shimen_clerk", "township_staff", SHIMEN_TOWN, shimen)
+    asked = {**example("agreement-in.township-b.json"), "organisation": shimen,
+             "expires_at": (datetime.now(timezone.utc) + timedelta(days=30)).isoformat()}
+    return clerk, conforms(await client.post("/api/v1/agreements/", json=asked, headers=clerk), "agreement-out", 201)
 
 
 async def test_the_catalogue_and_its_versions_conform(client: AppClient) -> None:
@@ -179,16 +174,12 @@ async def test_lists_and_the_change_feed_page_with_cursors(client: AppClient) ->
 
 
 async def test_a_grantee_reads_only_what_its_agreement_grants_on_every_path(client: AppClient) -> None:
-    bureau, keeper = await published_plots(client)
-    shimen = await organisation(client, "石门镇人民政府", "township_government", SHIMEN_TOWN)
-    clerk = await staff(client, "shimen_clerk", "township_staff", SHIMEN_TOWN, shimen)
+    _bureau, keeper = await published_plots(client)
     record = example("record-in.plot.json")
     for key, area in (("SP-017", SHANGPING_VILLAGE), ("NY-1", NANYANG_VILLAGE)):
         made = await client.post(RECORDS, json={**record, "id": key, "area": area}, headers=keeper)
         conforms(made, "record-out", 201)
-    asked = {**example("agreement-in.township-b.json"), "organisation": shimen,
-             "expires_at": (datetime.now(timezone.utc) + timedelta(days=30)).isoformat()}
-    agreement = conforms(await client.post("/api/v1/agreements/", json=asked, headers=clerk), "agreement-out", 201)
+    clerk, agreement = await township_b_request(client)
     assert agreement["status"] == "requested" and agreement["active"] is False
     problem(await client.get(RECORDS, headers=clerk), 403)
     url = f"/api/v1/agreements/{agreement['id']}"
@@ -209,13 +200,29 @@ async def test_a_grantee_reads_only_what_its_agreement_grants_on_every_path(clie
     problem(await client.get(RECORDS, headers=clerk), 403)
 
 
-async def test_ngsi_ld_lists_conform(client: AppClient) -> None:
+async def test_ngsi_ld_lists_conform_and_page_with_link_headers(client: AppClient) -> None:
     _bureau, keeper = await published_plots(client)
-    conforms(await client.post(RECORDS, json=example("record-in.plot.json"), headers=keeper), "record-out", 201)
-    listed = await client.get(RECORDS, params={"format": "ngsi-ld"}, headers=keeper)
+    record = example("record-in.plot.json")
+    conforms(await client.post(RECORDS, json=record, headers=keeper), "record-out", 201)
+    conforms(await client.post(RECORDS, json={**record, "id": "SP-018"}, headers=keeper), "record-out", 201)
+    listed = await client.get(RECORDS, params={"format": "ngsi-ld", "limit": 1}, headers=keeper)
     assert listed.status_code == 200 and listed.headers["content-type"].startswith("application/ld+json")
     [parcel] = listed.json()
     assert errors(parcel, schema("ngsi-ld-entity")) == []
     expected = example("ngsi-ld-entity.agri-parcel.json")
     assert {k: v for k, v in parcel.items() if not k.startswith("date")} == \
         {k: v for k, v in expected.items() if not k.startswith("date")}
+    following = re.fullmatch(r'<([^>]+)>; rel="next"', listed.headers["link"])
+    assert following is not None
+    last_page = await client.get(following.group(1), headers=keeper)
+    [second] = last_page.json()
+    assert second["id"].endswith(":SP-018") and errors(second, schema("ngsi-ld-entity")) == []
+    assert "link" not in last_page.headers
+    single = await client.get(f"{RECORDS}SP-018", params={"format": "ngsi-ld"}, headers=keeper)
+    assert conforms(single, "ngsi-ld-entity", 200) == second and single.headers["etag"] == '"1"'
+    modelless = {**example("dataset-in.agriculture-plots.json"), "id": "agriculture.wells", "smart_data_model": None,
+                 "field_map": {}}
+    conforms(await client.post(DATASETS, json=modelless, headers=ADMIN), "dataset-out", 201)
+    refused = problem(await client.get("/api/v1/datasets/agriculture.wells/records/", params={"format": "ngsi-ld"},
+                                       headers=ADMIN), 422)
+    assert refused["errors"][0]["field"] == "format"

@@ -30,7 +30,7 @@ from tests.conftest import (
     running_app,
 )
 from tests.standards.schema_check import errors
-from tests.standards.standard import TABLE_ROW, Standard, endpoint
+from tests.standards.standard import Standard
 
 IDENTITY = Standard("identity")
 STANDARD, SCHEMAS, EXAMPLES = IDENTITY.root, IDENTITY.schemas, IDENTITY.examples
@@ -105,18 +105,8 @@ IDENTITY_PREFIXES = ("/api/v1/areas", "/api/v1/auth", "/api/v1/me", "/api/v1/acc
 @pytest.mark.parametrize("spec", ["spec.en.md", "spec.zh.md"])
 def test_the_spec_lists_every_identity_endpoint_and_only_those(spec: str, make_app: Callable[..., Litestar]) -> None:
     """Module switches (``/api/v1/areas/{code}/modules``) belong to the plugin standard, not this one."""
-    served = {
-        endpoint(method, route.path)
-        for route in make_app(plugins=[]).routes
-        for method in getattr(route, "methods", ())
-        if route.path.startswith(IDENTITY_PREFIXES) and "/modules" not in route.path
-        and method not in {"HEAD", "OPTIONS"}
-    }
-    rows = TABLE_ROW.findall((STANDARD / spec).read_text(encoding="utf-8"))
-    assert {endpoint(method, path) for method, path, _rest in rows} == served
-    shapes = " ".join(" ".join(rest.split("|")[1:3]) for _method, _path, rest in rows)  # request, response
-    named = set(re.findall(r"`([a-z-]+)`", shapes))
-    assert named and all((SCHEMAS / f"{name}.schema.json").exists() for name in named), named
+    IDENTITY.check_endpoint_table(make_app(plugins=[]), spec,
+                                  lambda path: path.startswith(IDENTITY_PREFIXES) and "/modules" not in path)
 
 
 # Areas

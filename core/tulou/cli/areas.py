@@ -1,4 +1,4 @@
-"""``tulou areas import`` and ``tulou demo``."""
+"""``tulou areas import`` and ``tulou demo`` (areas, organisations, the plots dataset)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import click
 from tulou.areas.demo import load_demo_county
 from tulou.areas.importer import ImportResult, import_areas_file
 from tulou.cli.context import COMMAND_LINE, echo_bad_rows, nothing_written, run_with_platform
+from tulou.exchange.demo import DemoData, load_demo_data
 from tulou.i18n import gettext as _
 from tulou.identity.demo import load_demo_organisations
 from tulou.platform import Platform
@@ -36,12 +37,17 @@ def import_command(file: Path) -> None:
 
 @click.command()
 def demo() -> None:
-    """Load the fictional demo county (云溪县): 3 townships, 12 villages and communities, and their organisations."""
+    """Load the fictional demo county (云溪县): 3 townships, 12 villages and communities, their organisations,
+    and the agriculture bureau's farm plots dataset."""
 
-    async def load(platform: Platform) -> tuple[ImportResult, int]:
+    async def load(platform: Platform) -> tuple[ImportResult, int, DemoData]:
         areas = await load_demo_county(platform)
-        return areas, 0 if areas.errors else await load_demo_organisations(COMMAND_LINE)
+        if areas.errors:
+            return areas, 0, DemoData()
+        return areas, await load_demo_organisations(COMMAND_LINE), await load_demo_data(COMMAND_LINE)
 
-    areas, organisations = run_with_platform(load)
+    areas, organisations, data = run_with_platform(load)
     _report(areas)
     click.echo(_("%(count)d demo organisation(s) created") % {"count": organisations})
+    click.echo(_("%(datasets)d demo dataset(s) declared, %(records)d demo record(s) created")
+               % {"datasets": data.datasets, "records": data.records})

@@ -45,8 +45,8 @@ async def _rows(dataset_id: str, file: Path) -> AsyncIterator[SourceRow]:
 def _echo_bad_rows(result: ImportResult) -> None:
     for bad in result.bad_rows:
         for error in bad.errors:
-            click.echo(_("line %(line)d: %(problem)s") % {"line": bad.line, "problem": f"{error['path']}: {error['message']}"},
-                       err=True)
+            problem = error.message if error.field is None else f"{error.field}: {error.message}"
+            click.echo(_("line %(line)d: %(problem)s") % {"line": bad.line, "problem": problem}, err=True)
     if result.invalid > len(result.bad_rows):
         click.echo(_("... and %(count)d more bad row(s)") % {"count": result.invalid - len(result.bad_rows)}, err=True)
 

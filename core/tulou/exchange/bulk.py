@@ -25,15 +25,17 @@ from datetime import datetime, timezone
 from typing import Any
 
 import jsonschema_rs
+import msgspec
 from tortoise.transactions import in_transaction
 
 from tulou.errors import Invalid, Problem
 from tulou.exchange.access import DatasetAccess
 from tulou.exchange.chunk_writes import Target, write_chunk
 from tulou.exchange.feed import record_changes, take_turn
-from tulou.exchange.models import Dataset, DatasetVersion
+from tulou.exchange.models import ChangeOp, Dataset, DatasetVersion
 from tulou.exchange.records import record_area, writable_dataset
-from tulou.exchange.sources import RowError, SourceRow
+from tulou.exchange.schemas import BadRow, ImportReport, LineError, RowError
+from tulou.exchange.sources import SourceRow
 from tulou.exchange.validation import record_errors
 from tulou.exchange.versions import latest_version, validator_of
 from tulou.i18n import gettext as _
@@ -46,15 +48,10 @@ KEY = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 Progress = Callable[[int], None]
 
 
-@dataclass(frozen=True)
-class BadRow:
-    line: int
-    errors: list[RowError]
-
-
 @dataclass
 class ImportResult:
-    """What an import did: rows created and updated, and the bad rows (the first :data:`MAX_REPORTED`)."""
+    """What an import did: records created (tombstones brought back included) and updated, and the bad
+    rows (the first :data:`MAX_REPORTED`)."""
 
     created: int = 0
     updated: int = 0
@@ -65,6 +62,9 @@ class ImportResult:
         self.invalid += 1
         if len(self.bad_rows) < MAX_REPORTED:
             self.bad_rows.append(BadRow(row.line, row.errors))
+
+    def report(self) -> ImportReport:
+        return ImportReport(created=self.created, updated=self.updated, invalid=self.invalid, bad_rows=self.bad_rows)
 
 
 @dataclass
@@ -99,14 +99,14 @@ class RowChecker:
         """The row ready to write, or ``None`` with its errors added to ``row.errors``."""
         key = row.key if row.key is not None else uuid.uuid4().hex
         if not KEY.match(key):
-            row.errors.append({"path": "id", "message": _("An id is 1 to 100 letters, digits or . _ : -")})
+            row.errors.append(RowError(field="id", message=_("An id is 1 to 100 letters, digits or . _ : -")))
         area = row.area or self.default_area
         if area is None:
-            row.errors.append({"path": "area", "message": _("A value is required")})
+            row.errors.append(RowError(field="area", message=_("A value is required")))
         elif (problem := await self._area_error(area)) is not None:
-            row.errors.append({"path": "area", "message": problem})
+            row.errors.append(RowError(field="area", message=problem))
         if not row.errors:  # a cell that did not parse is reported once, not again by the schema
-            row.errors.extend(record_errors(self.validator, row.data))
+            row.errors.extend(RowError.in_data(e["path"], e["message"]) for e in record_errors(self.validator, row.data))
         return None if row.errors or area is None else _Checked(key, area, row.data, row)
 
 
@@ -142,13 +142,14 @@ class ChunkWriter:
         target = Target(self.dataset.id, self.version.major, self.version.minor, self.actor, datetime.now(timezone.utc))
         outcome = await write_chunk(target, chunk)
         for row in outcome.refused:
-            row.source.errors.append({"path": "area", "message": _(
-                "A record's area cannot change: delete it and create it in the other area")})
+            row.source.errors.append(RowError(field="area", message=_(
+                "A record's area cannot change: delete it and create it in the other area")))
             self.result.reject(row.source)
         if self.writing:
             await record_changes(self.dataset.id, outcome.written, self.actor)
-            self.result.created += outcome.created
-            self.result.updated += outcome.updated
+            created = sum(written.op is ChangeOp.CREATE for written in outcome.written)  # a tombstone brought back too
+            self.result.created += created
+            self.result.updated += len(outcome.written) - created
 
 
 class ImportRejected(Invalid):
@@ -157,8 +158,9 @@ class ImportRejected(Invalid):
     def __init__(self, result: ImportResult) -> None:
         first = result.bad_rows[0]
         detail = _("%(count)d bad row(s); nothing was written") % {"count": result.invalid}
-        errors = [{"field": error["path"], "line": bad.line, **error} for bad in result.bad_rows for error in bad.errors]
-        super().__init__(detail, field=first.errors[0]["path"] if first.errors else None, errors=errors)
+        errors = [msgspec.to_builtins(LineError(field=error.field, message=error.message, path=error.path, line=bad.line))
+                  for bad in result.bad_rows for error in bad.errors]
+        super().__init__(detail, field=first.errors[0].field, errors=errors)
         self.result = result
 
     @property

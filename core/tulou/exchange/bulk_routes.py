@@ -11,17 +11,17 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.params import QueryParameter
 from litestar.response import Stream
 
 from tulou.errors import Problem
-from tulou.exchange.bulk import ImportResult, import_records
+from tulou.exchange.bulk import import_records
 from tulou.exchange.catalogue import visible_dataset
 from tulou.exchange.export import FORMATS, WRITERS, open_export
 from tulou.exchange.idempotency import once
 from tulou.exchange.routes import DatasetPath, Major
+from tulou.exchange.schemas import ImportReport
 from tulou.exchange.sources import HashingStream, csv_rows, ndjson_rows
 from tulou.exchange.versions import latest_version
 from tulou.i18n import gettext as _
@@ -32,33 +32,6 @@ from tulou.security.guards import requires
 class UnsupportedMediaType(Problem):
     status = 415
     slug = "unsupported-media-type"
-
-
-class RowErrorOut(msgspec.Struct):
-    path: str
-    message: str
-
-
-class BadRowOut(msgspec.Struct):
-    line: int
-    errors: list[RowErrorOut]
-
-
-class ImportOut(msgspec.Struct):
-    """``invalid`` counts every bad row; ``bad_rows`` lists the first thousand."""
-
-    created: int
-    updated: int
-    invalid: int
-    bad_rows: list[BadRowOut]
-
-
-def import_out(result: ImportResult) -> ImportOut:
-    return ImportOut(
-        created=result.created, updated=result.updated, invalid=result.invalid,
-        bad_rows=[BadRowOut(bad.line, [RowErrorOut(e["path"], e["message"]) for e in bad.errors])
-                  for bad in result.bad_rows],
-    )
 
 
 def _media_type(request: Request) -> str:
@@ -79,20 +52,20 @@ class BulkController(Controller):
         skip_invalid: Annotated[bool, QueryParameter(description="write the good rows, return the bad")] = False,
         area: Annotated[str | None, QueryParameter(description="the area of rows that name none")] = None,
         version: Major = None,
-    ) -> Response[ImportOut]:
+    ) -> Response[ImportReport]:
         principal = await caller(request)
         dataset = await visible_dataset(principal, dataset_id)  # a hidden dataset is 404 whatever the body
         media_type = _media_type(request)
         body = HashingStream(request.stream())
 
-        async def run() -> Response[ImportOut]:
+        async def run() -> Response[ImportReport]:
             if media_type == "text/csv":
                 rows = csv_rows(aiter(body), (await latest_version(dataset.id, version)).schema)
             else:
                 rows = ndjson_rows(aiter(body))
             result = await import_records(principal, dataset_id, rows, skip_invalid=skip_invalid, default_area=area,
                                           major=version)
-            return Response(import_out(result))
+            return Response(result.report())
 
         return await once(request, principal, run, body.digest)
 

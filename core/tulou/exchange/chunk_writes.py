@@ -56,8 +56,6 @@ class Target:
 class ChunkOutcome:
     written: list[Written] = field(default_factory=list)
     refused: list[Any] = field(default_factory=list)  # rows that would move a live record to another area
-    created: int = 0
-    updated: int = 0
 
 
 async def write_chunk(target: Target, rows: Sequence[Row]) -> ChunkOutcome:
@@ -96,10 +94,6 @@ async def _upsert_postgres(connection: BaseDBAsyncClient, target: Target, rows: 
         created = was_deleted is None or was_deleted
         outcome.written.append(Written(ChangeOp.CREATE if created else ChangeOp.UPDATE, row.key, written["version"],
                                        target.major, target.minor, row.area, row.data))
-        if was_deleted is None:
-            outcome.created += 1
-        else:
-            outcome.updated += 1
     outcome.refused = list(by_key.values())
     return outcome
 
@@ -139,5 +133,4 @@ async def _write_sqlite(connection: BaseDBAsyncClient, target: Target, rows: Seq
         places = marks(connection, len(_UPDATED_COLUMNS) + 1)
         sets = ", ".join(f"{name} = {mark}" for name, mark in zip(_UPDATED_COLUMNS, places))
         await connection.execute_many(f"UPDATE core_record SET {sets} WHERE id = {places[-1]}", updates)
-    outcome.created, outcome.updated = len(inserts), len(updates)
     return outcome

@@ -25,6 +25,7 @@ from tulou.audit.service import record_audit
 from tulou.exchange.access import View
 from tulou.exchange.records import Readable, readable_records
 from tulou.exchange.schemas import RecordOut
+from tulou.exchange.versions import property_names
 from tulou.security.principal import Principal
 
 PAGE = 1000
@@ -56,8 +57,8 @@ class Export:
 
     @property
     def fields(self) -> list[str]:
-        """The schema's top-level fields the caller may see somewhere, in the schema's order."""
-        names = list(self.readable.version.schema.get("properties", {}))
+        """The schema's top-level fields the caller may see somewhere, in the order they were declared."""
+        names = property_names(self.readable.version)
         access = self.readable.access
         if access.full_roots is None or access.full_roots:
             return names

@@ -92,6 +92,7 @@ class DatasetVersion(Model):
     minor = fields.IntField()
     schema = fields.JSONField()
     fingerprint = fields.CharField(max_length=64)  # SHA-256 of the canonical schema: names its compiled validator
+    property_order = fields.JSONField(null=True)  # top-level properties as declared: PostgreSQL's JSONB keeps no key order
     created_by = fields.CharField(max_length=100)
     created_at = fields.DatetimeField(auto_now_add=True)
 

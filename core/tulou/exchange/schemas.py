@@ -1,4 +1,4 @@
-"""Wire shapes of the data-exchange standard: datasets, versions, records, changes and agreements."""
+"""Wire shapes of the data-exchange standard: datasets, versions, records, changes, imports and agreements."""
 
 from __future__ import annotations
 
@@ -153,6 +153,56 @@ class RecordPage(msgspec.Struct):
     items: list[RecordOut]
     next: str | None
     limit: int
+
+
+DataPath = Annotated[str, msgspec.Meta(pattern=r"^\$", description="JSON path inside the record's data: $.area_m2")]
+
+
+class RowError(msgspec.Struct):
+    """One fault of an imported row. ``field`` names what is at fault: ``id``, ``area``, or the
+    JSON path inside ``data`` (then also in ``path``); ``null`` when the line is not a record at all."""
+
+    field: str | None
+    message: str
+    path: DataPath | msgspec.UnsetType = msgspec.UNSET
+
+    @classmethod
+    def in_data(cls, path: str, message: str) -> RowError:
+        return cls(field=path, message=message, path=path)
+
+
+class BadRow(msgspec.Struct):
+    line: Annotated[int, msgspec.Meta(ge=1, description="the line of the file where the row starts, counted from 1")]
+    errors: list[RowError]
+
+
+class ImportReport(msgspec.Struct):
+    """What an import wrote; ``invalid`` counts every bad row, ``bad_rows`` lists the first thousand."""
+
+    created: int
+    updated: int
+    invalid: int
+    bad_rows: list[BadRow]
+
+
+class LineError(RowError, kw_only=True):
+    """A fault of a rejected import, with the line of its row."""
+
+    line: Annotated[int, msgspec.Meta(ge=1)]
+
+
+class ImportProblem(msgspec.Struct):
+    """The 422 problem body of an all-or-nothing import with bad rows, nothing written: every fault of
+    the first thousand bad rows in ``errors``, and ``invalid``, the number of bad rows."""
+
+    type: Literal["urn:tulou:problem:invalid"]
+    title: str
+    status: Literal[422]
+    detail: str
+    instance: str
+    errors: Annotated[list[LineError], msgspec.Meta(min_length=1)]
+    invalid: Annotated[int, msgspec.Meta(ge=1)]
+    request_id: str | msgspec.UnsetType = msgspec.UNSET
 
 
 class ChangeOut(msgspec.Struct):

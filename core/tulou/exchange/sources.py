@@ -6,7 +6,8 @@ dataset's top-level fields (an export's ``version`` column is ignored); each cel
 is read as its field's schema type says (an integer, a number, ``true``/``false``,
 JSON for objects and arrays, text otherwise) and an empty cell leaves the field
 out. Input arrives in byte chunks and leaves row
-by row, so a file of any size is never held in memory.
+by row, so a file of any size is never held in memory. Text is UTF-8, with or
+without a byte-order mark: a line that is not (a sheet saved as GBK) is a bad row.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import codecs
 import csv
 import hashlib
 import json
+import math
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,15 +24,14 @@ from typing import Any
 
 import msgspec
 
+from tulou.exchange.schemas import RowError
+from tulou.exchange.validation import json_path
 from tulou.i18n import gettext as _
 
 ENVELOPE = ("id", "area")
 #: Columns an export writes that an import does not read back: the server keeps them.
 SERVER_COLUMNS = frozenset({"version", "dataset_version", "deleted", "created_at", "updated_at"})
 FILE_CHUNK = 1 << 16
-
-#: Error of one row: {"path": "$.area_mu", "message": "..."}.
-RowError = dict[str, str]
 
 
 @dataclass
@@ -42,6 +43,10 @@ class SourceRow:
     area: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
     errors: list[RowError] = field(default_factory=list)
+
+
+def not_utf8() -> RowError:
+    return RowError(field=None, message=_("This line is not UTF-8 text: in Excel, save the file as “CSV UTF-8 (逗号分隔)”"))
 
 
 class HashingStream:
@@ -63,18 +68,32 @@ class HashingStream:
         return self._hash.hexdigest()
 
 
-async def text_lines(chunks: AsyncIterator[bytes]) -> AsyncIterator[str]:
-    """UTF-8 lines (a leading BOM dropped, line ends kept) from byte chunks split anywhere."""
-    decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="replace")
-    rest = ""
+def _decoded(raw: bytes, first: bool) -> tuple[str, bool]:
+    if first and raw.startswith(codecs.BOM_UTF8):
+        raw = raw[len(codecs.BOM_UTF8):]
+    try:
+        return raw.decode("utf-8"), True
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", errors="replace"), False
+
+
+async def text_lines(chunks: AsyncIterator[bytes]) -> AsyncIterator[tuple[str, bool]]:
+    """Each line (its end kept, a leading BOM dropped) of byte chunks split anywhere, and whether it is UTF-8.
+
+    Lines end at ``\\n`` bytes only, found before decoding: no UTF-8 character holds that
+    byte, while the other breaks ``str.splitlines`` knows (U+2028, form feed) may stand
+    inside a JSON string or a CSV cell. A file saved in GBK is thus found out line by
+    line instead of being read as replacement characters.
+    """
+    buffer, first = b"", True
     async for chunk in chunks:
-        lines = (rest + decoder.decode(chunk)).splitlines(keepends=True)
-        rest = lines.pop() if lines and not lines[-1].endswith(("\n", "\r")) else ""
-        for line in lines:
-            yield line
-    rest += decoder.decode(b"", final=True)
-    if rest:
-        yield rest
+        buffer += chunk
+        *lines, buffer = buffer.split(b"\n")
+        for raw in lines:
+            yield _decoded(raw + b"\n", first)
+            first = False
+    if buffer:
+        yield _decoded(buffer, first)
 
 
 async def file_chunks(path: Path) -> AsyncIterator[bytes]:
@@ -95,14 +114,17 @@ _line_decoder = msgspec.json.Decoder(_Line)
 async def ndjson_rows(chunks: AsyncIterator[bytes]) -> AsyncIterator[SourceRow]:
     """One row per non-blank line of ``{"id", "area", "data"}``."""
     number = 0
-    async for line in text_lines(chunks):
+    async for line, utf8 in text_lines(chunks):
         number += 1
         if not line.strip():
+            continue
+        if not utf8:
+            yield SourceRow(number, errors=[not_utf8()])
             continue
         try:
             parsed = _line_decoder.decode(line)
         except (msgspec.ValidationError, msgspec.DecodeError) as error:
-            yield SourceRow(number, errors=[{"path": "$", "message": str(error)}])
+            yield SourceRow(number, errors=[RowError(field=None, message=str(error))])
             continue
         yield SourceRow(number, parsed.id, parsed.area, parsed.data)
 
@@ -113,10 +135,14 @@ def _types(rule: Any) -> list[str]:
 
 
 def _number(text: str) -> int | float:
+    """An integer or a finite number: JSON has no NaN or infinity."""
     try:
         return int(text)
     except ValueError:
-        return float(text)
+        number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(text)
+    return number
 
 
 def typed_cell(rule: Any, value: Any) -> Any:
@@ -164,7 +190,7 @@ class Columns:
             try:
                 row.data[name] = typed_cell(self.properties.get(name), value)
             except ValueError as error:
-                row.errors.append({"path": f"$.{name}", "message": str(error)})
+                row.errors.append(RowError.in_data(json_path([name]), str(error)))
         return row
 
 
@@ -173,26 +199,50 @@ def _complete(record: str) -> bool:
     return record.count('"') % 2 == 0
 
 
-async def csv_rows(chunks: AsyncIterator[bytes], schema: dict[str, Any]) -> AsyncIterator[SourceRow]:
-    """One row per CSV record after the header; the line is where the record starts."""
-    columns: Columns | None = None
-    number, start, pending = 0, 0, ""
-    async for line in text_lines(chunks):
+async def _csv_records(chunks: AsyncIterator[bytes]) -> AsyncIterator[tuple[int, str | None, bool]]:
+    """Each CSV record's first line, text and whether it is UTF-8; ``None`` text for a quote never closed."""
+    number, start, pending, utf8 = 0, 0, "", True
+    async for line, line_utf8 in text_lines(chunks):
         number += 1
         if not pending:
-            start = number
-        pending += line
-        if not _complete(pending):
+            start, utf8 = number, True
+        pending, utf8 = pending + line, utf8 and line_utf8
+        if _complete(pending):
+            yield start, pending, utf8
+            pending = ""
+    if pending:
+        yield start, None, utf8
+
+
+def _cells(text: str | None, utf8: bool) -> list[str] | RowError:
+    if text is None:
+        return RowError(field=None, message=_("A quoted cell is never closed"))
+    if not utf8:
+        return not_utf8()
+    try:
+        return next(csv.reader([text]), [])
+    except csv.Error as error:  # a carriage return outside quotes, a cell past the size limit
+        return RowError(field=None, message=_("This row cannot be read as CSV: %(reason)s") % {"reason": error})
+
+
+async def csv_rows(chunks: AsyncIterator[bytes], schema: dict[str, Any]) -> AsyncIterator[SourceRow]:
+    """One row per CSV record after the header; the line is where the record starts.
+
+    A header that cannot be read is the only bad row: no row after it could be read either.
+    """
+    columns: Columns | None = None
+    async for start, text, utf8 in _csv_records(chunks):
+        cells = _cells(text, utf8)
+        if isinstance(cells, RowError):
+            yield SourceRow(start, errors=[cells])
+            if columns is None:
+                return
+        elif not any(cell.strip() for cell in cells):
             continue
-        cells, pending = next(csv.reader([pending]), []), ""
-        if not any(cell.strip() for cell in cells):
-            continue
-        if columns is None:
+        elif columns is None:
             columns = Columns(cells, schema)
         else:
             yield columns.row(start, cells)
-    if pending:
-        yield SourceRow(start, errors=[{"path": "$", "message": _("A quoted cell is never closed")}])
 
 
 def xlsx_rows(path: Path, schema: dict[str, Any]) -> Iterator[SourceRow]:

@@ -84,8 +84,16 @@ async def store_version(dataset_id: str, number: tuple[int, int], schema: dict[s
     major, minor = number
     return await DatasetVersion.create(
         dataset_id=dataset_id, major=major, minor=minor, schema=schema, fingerprint=fingerprint(schema),
-        created_by=actor,
+        property_order=list(schema.get("properties", {})), created_by=actor,
     )
+
+
+def property_names(version: DatasetVersion) -> list[str]:
+    """The schema's top-level properties in the order they were declared (a version stored before
+    that order was kept: as the database gives them back)."""
+    if version.property_order is not None:
+        return list(version.property_order)
+    return list(version.schema.get("properties", {}))
 
 
 async def add_version(actor: str, dataset: Dataset, schema: Any, new_major: bool = False) -> DatasetVersion:

@@ -67,6 +67,7 @@ class Township:
     device_token: str  # the sensor's token
     provisioning_key: int  # a key claiming sensors of ``device_model`` into ``village``
     provisioning_secret: str  # the key's secret
+    alert: int  # an open alert of the sensor's own version of its model's rule ``dry``
     personal: tuple[str, ...] = ()  # names, numbers, usernames: in no answer to an outsider, not even an error
     unpublished: tuple[str, ...] = ()  # the rest that no public route may show: households, withdrawn notices...
 
@@ -103,6 +104,8 @@ PATH_PARAMS: dict[str, Callable[[Township], object]] = {
     "model_id": lambda t: t.device_model,
     "device_id": lambda t: t.device,
     "key_id": lambda t: t.provisioning_key,
+    "alert_id": lambda t: t.alert,
+    "rule_id": lambda t: DRY_RULE,
 }
 
 #: "METHOD route path" -> path parameters naming another object on that route than elsewhere:
@@ -147,13 +150,15 @@ QUERY_PARAMS: dict[str, Param | None] = {
     "model": Param(lambda t: t.device_model),  # the township's devices' model
     "state": Param(lambda t: "active"),  # the sensor's life
     "connection": Param(lambda t: "online"),  # the sensor has reported
+    "device": Param(lambda t: t.device),
     "action": None, "kind": None, "level": None, "format": None, "purpose": None, "limit": None, "offset": None,
     "major": None, "skip_invalid": None, "version": None, "after": None, "cursor": None, "category": None, "from": None, "to": None,
-    "property": None, "agg": None, "interval": None,
+    "property": None, "agg": None, "interval": None, "severity": None,
 }
 
 #: "METHOD route path" -> query parameters meaning something else on that route than in the table above.
 ROUTE_QUERY_PARAMS: dict[str, dict[str, Param | None]] = {
+    "GET /api/v1/alerts": {"state": Param(lambda t: "open")},
     "GET /api/v1/agreements": {"status": Param(lambda t: "requested")},
     "GET /api/v1/datasets/{dataset_id:str}/subscriptions/{subscription_id:int}/deliveries": {
         "status": Param(lambda t: "dead")},
@@ -211,6 +216,13 @@ def _key_body(t: Township, area: str, **extra: Any) -> dict[str, Any]:
 
 #: A telemetry property of the township's sensors: ``tests.core.test_isolation_matrix`` declares it.
 MOISTURE = {"moisture": {"type": "number", "unit": "P1", "minimum": 0, "maximum": 100}}
+#: The sensors' model's alert rule, which each sensor has its own version of.
+DRY_RULE = "dry"
+
+
+def dry_rule(description: str = "") -> dict[str, Any]:
+    return {"id": DRY_RULE, "kind": "threshold", "property": "moisture", "operator": "<", "value": 40,
+            "description": description}
 
 
 #: "METHOD route path" -> the body to send. Every route that reads a body must be here.
@@ -306,6 +318,7 @@ BODIES: dict[str, Body] = {
     ),
     "POST /api/v1/devices:claim": Body(lambda t: {"serialNumber": "MATRIX-claimed"}),
     "POST /api/v1/telemetry": Body(lambda t: {"device": t.device, "values": {"moisture": 30.5}}),
+    "PUT /api/v1/devices/{device_id:str}/alert-rules/{rule_id:str}": Body(lambda t: dry_rule("改过的告警")),
 }
 
 #: Routes taking a credential of their own instead of a staff token: "METHOD path" -> the
@@ -386,6 +399,8 @@ TOWNSHIP_ROWS: dict[str, Callable[[str], Q | Awaitable[Q]]] = {
     "ProvisioningKey": _in_column("area_id"),
     "DeviceEventRecord": _in_column("device__area_id"),
     "TelemetryLatest": _in_column("device__area_id"),
+    "Alert": _in_column("area_id"),
+    "DeviceAlertRule": _in_column("device__area_id"),
 }
 UNWATCHED = {"AuditHead": "the chain's head moves with every audit entry, wherever it is written"}
 

@@ -29,7 +29,8 @@ from tests.conftest import (
     copy_of_template, running_app, scrub_environment, settings_for,
 )
 from tests.core.isolation import (
-    A_YEAR_ON, MOISTURE, REPORTS_ONLY, Call, Township, holds, judge, plan, township_rows, unaimable, unwatched_tables,
+    A_YEAR_ON, DRY_RULE, MOISTURE, REPORTS_ONLY, Call, Township, dry_rule, holds, judge, plan, township_rows, unaimable,
+    unwatched_tables,
 )
 from tests.core.test_accounts import PASSWORD, bearer
 from tests.core.test_people import resident_id
@@ -180,23 +181,27 @@ async def watch_plots(client: AppClient, dataset: str, record: str, government: 
 
 async def install_sensor(client: AppClient, tag: str, village: str, owner: int) -> dict[str, Any]:
     """A county model of soil sensor; one of them in ``village``, owned by ``owner``, which has
-    reported once (so it is online, with a connection event and a latest value); a key to claim more.
+    reported once (so it is online, with a connection event and a latest value, and an open alert
+    of its own version of the model's rule); a key to claim more.
 
     Returns the :class:`Township` fields, and the sensor's and the key's markers under ``unpublished``.
     """
     model = f"{tag.lower()}.soil"
     await succeeds(client, "POST", "/api/v1/device-models/", {
         "id": model, "category": "sensor", "manufacturerName": "矩阵仪器", "modelName": f"{tag}-Soil",
-        "telemetry": MOISTURE})
-    name, serial_number, label = f"{tag}土壤墒情仪", f"{tag}-SOIL-001", f"{tag}安装钥匙"
+        "telemetry": MOISTURE, "alertRules": [dry_rule()]})
+    name, serial_number, label, warning = f"{tag}土壤墒情仪", f"{tag}-SOIL-001", f"{tag}安装钥匙", f"{tag}茶园缺水"
     sensor = await succeeds(client, "POST", "/api/v1/devices/", {
         "model": model, "serialNumber": serial_number, "name": name, "area": village, "owner": owner})
+    await succeeds(client, "PUT", f"/api/v1/devices/{sensor['id']}/alert-rules/{DRY_RULE}", dry_rule(warning))
     await succeeds(client, "POST", "/api/v1/telemetry", {"values": {"moisture": 31.5}}, bearer(sensor["token"]))
+    await client.app.state.devices.writer.settled()
+    [alert] = (await succeeds(client, "GET", f"/api/v1/alerts/?device={sensor['id']}"))["items"]
     key = await succeeds(client, "POST", "/api/v1/provisioning-keys/",
                          {"model": model, "area": village, "uses": 5, "label": label})
     return {"device_model": model, "device": sensor["id"], "device_token": sensor["token"],
-            "provisioning_key": key["id"], "provisioning_secret": key["key"],
-            "unpublished": (sensor["id"], name, serial_number, label)}
+            "provisioning_key": key["id"], "provisioning_secret": key["key"], "alert": alert["id"],
+            "unpublished": (sensor["id"], name, serial_number, label, warning)}
 
 
 async def settle(client: AppClient, tag: str, code: str, village: str, serial: int, webhook: str) -> Township:

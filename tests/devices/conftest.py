@@ -23,6 +23,9 @@ SOIL_TELEMETRY = {
     "charging": {"type": "boolean"},
     "status": {"type": "string", "maxLength": 16},
 }
+#: The soil sensor's default rule: frost at 0 °C or below, over once the soil is back at 2 °C.
+FROST = {"id": "frost", "kind": "threshold", "property": "temperature", "operator": "<=", "value": 0,
+         "clearValue": 2, "severity": "high", "description": "土壤霜冻"}
 PASSWORD = "plum blossom in the rain"
 
 
@@ -41,6 +44,7 @@ class FieldPlugin:
         register(DeviceModelSpec(
             id=SOIL_MODEL, category="sensor", manufacturer="Yunxi Instruments", model="Soil-3",
             telemetry=SOIL_TELEMETRY, heartbeat_seconds=600, brand="Yunxi", protocols=("http", "mqtt"),
+            alert_rules=(FROST,),
         ))
 
     @hookimpl

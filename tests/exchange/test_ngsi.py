@@ -181,7 +181,7 @@ async def test_a_plugins_mapping_enters_the_catalogue_and_the_county_may_change_
     mapped = DatasetSchema(PLOTS, "1.0", "plots", dataset["schema"], smart_data_model="AgriParcel",
                            field_map={"name": "name", "boundary": "location"})
     async with running_app(make_app(plugins=[DatasetPlugin([mapped])])) as client:
-        [listed] = (await client.get("/api/v1/datasets/", headers=ADMIN)).json()
+        listed = (await client.get(f"/api/v1/datasets/{PLOTS}", headers=ADMIN)).json()
         assert listed["smart_data_model"] == "AgriParcel"
         assert listed["field_map"] == {"name": "name", "boundary": "location"}
         bureau = await organisation(client, "县农业农村局", "department", DEMO_COUNTY)
@@ -190,8 +190,8 @@ async def test_a_plugins_mapping_enters_the_catalogue_and_the_county_may_change_
         assert published.json()["field_map"] == {"name": "name"}
     unmapped = DatasetSchema(PLOTS, "1.0", "plots", dataset["schema"])
     async with running_app(make_app(plugins=[DatasetPlugin([unmapped])])) as client:
-        [kept] = (await client.get("/api/v1/datasets/", headers=ADMIN)).json()
+        kept = (await client.get(f"/api/v1/datasets/{PLOTS}", headers=ADMIN)).json()
         assert kept["field_map"] == {"name": "name"}, "a plugin without a mapping leaves the county's"
     async with running_app(make_app(plugins=[DatasetPlugin([mapped])])) as client:
-        [restored] = (await client.get("/api/v1/datasets/", headers=ADMIN)).json()
+        restored = (await client.get(f"/api/v1/datasets/{PLOTS}", headers=ADMIN)).json()
         assert restored["field_map"] == {"name": "name", "boundary": "location"}, "the plugin's own mapping wins"

@@ -6,13 +6,14 @@ reference implementation accepts, and the committed schemas are what the code ge
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 from litestar import Litestar
 
-from tests.conftest import ADMIN, AppClient, running_app
+from tests.conftest import ADMIN, DEMO_COUNTY, AppClient, running_app
 from tests.standards.schema_check import errors
 from tests.standards.standard import Standard
 
@@ -55,6 +56,11 @@ def test_the_schemas_reject_what_the_spec_forbids() -> None:
     device = example("device-in.register")
     assert errors({**device, "location": {"type": "Point", "coordinates": [200, 24]}}, schema("device-in")) != []
     assert errors({**device, "serialNumber": ""}, schema("device-in")) != []
+    frost = example("alert-rule.frost")
+    assert errors({**frost, "kind": "forecast"}, schema("alert-rule")) != []
+    assert errors({**frost, "severity": "urgent"}, schema("alert-rule")) != []
+    assert errors({**example("alert-rule.waterlogged"), "change": 0}, schema("alert-rule")) != []
+    assert errors({**example("alert-record.frost"), "state": "gone"}, schema("alert-record")) != []
 
 
 async def test_the_lifecycle_of_a_device_conforms(client: AppClient) -> None:
@@ -100,3 +106,54 @@ async def test_claiming_with_a_provisioning_key_conforms(client: AppClient) -> N
     assert claimed["area"] == asked["area"] and claimed["refDeviceModel"] == asked["model"]
     listed = conforms(await client.get("/api/v1/provisioning-keys", headers=ADMIN), "provisioning-key-page", 200)
     assert listed["items"][0]["usesLeft"] == asked["uses"] - 1
+
+
+async def open_alerts_of(client: AppClient, uid: str) -> dict[str, Any]:
+    """The device's open alerts, once its readings are judged: that may follow the answer to the readings."""
+    for _ in range(500):
+        page = conforms(await client.get("/api/v1/alerts/", params={"device": uid, "state": "open"}, headers=ADMIN),
+                        "alert-page", 200)
+        if page["items"]:
+            return page
+        await asyncio.sleep(0.01)
+    raise AssertionError("no alert was raised")
+
+
+async def test_alert_rules_and_alerts_conform(client: AppClient) -> None:
+    """A model with default rules, a device changing them, a frost alert, and its record in ``devices.alerts``."""
+    office = (await client.post("/api/v1/organisations/", json={"name": "县大数据中心", "kind": "department",
+                                                                "area": DEMO_COUNTY}, headers=ADMIN)).json()["id"]
+    published = await client.put("/api/v1/datasets/devices.alerts", headers=ADMIN,
+                                 json={"owner": office, "manager": office, "area": DEMO_COUNTY})
+    assert published.status_code == 200, published.text
+    model = conforms(await client.post("/api/v1/device-models/", json=example("device-model-in.soil-sensor"),
+                                       headers=ADMIN), "device-model-out", 201)
+    assert [rule["id"] for rule in model["alertRules"]] == ["frost", "silent"]
+    uid = conforms(await client.post("/api/v1/devices/", json=example("device-in.register"), headers=ADMIN),
+                   "device-token-out", 201)["id"]
+    token = bearer((await client.post(f"/api/v1/devices/{uid}/token", headers=ADMIN)).json()["token"])
+    rules = f"/api/v1/devices/{uid}/alert-rules"
+    conforms(await client.get(rules, headers=ADMIN), "device-alert-rule-list", 200)
+
+    conforms(await client.post("/api/v1/telemetry", json=example("telemetry-in.frost"), headers=token),
+             "telemetry-ack", 200)
+    [alert] = (await open_alerts_of(client, uid))["items"]
+    assert (alert["rule"], alert["value"], alert["raisedAt"]) == ("frost", -1.2, "2025-12-19T22:10:00Z")
+    conforms(await client.get(f"/api/v1/alerts/{alert['id']}", headers=ADMIN), "alert-out", 200)
+    conforms(await client.post(f"/api/v1/alerts/{alert['id']}/acknowledge", headers=ADMIN), "alert-out", 200)
+    record = (await client.get(f"/api/v1/datasets/devices.alerts/records/{alert['id']}", headers=ADMIN)).json()
+    assert errors(record["data"], schema("alert-record")) == []
+
+    for name in ("alert-rule.frost", "alert-rule.waterlogged", "alert-rule.no-moisture"):
+        rule = example(name)
+        changed = conforms(await client.put(f"{rules}/{rule['id']}", json=rule, headers=ADMIN),
+                           "device-alert-rule-out", 200)
+        assert changed["source"] == "device" and changed["rule"]["enabled"] == rule.get("enabled", True)
+    conforms(await client.post(f"{rules}/silent/disable", headers=ADMIN), "device-alert-rule-out", 200)
+    listed = conforms(await client.get(rules, headers=ADMIN), "device-alert-rule-list", 200)
+    assert [(r["source"], r["rule"]["id"], r["rule"]["enabled"]) for r in listed] == [
+        ("device", "frost", True), ("device", "silent", False), ("device", "waterlogged", True),
+        ("device", "no-moisture", False)]
+    assert (await client.delete(f"{rules}/waterlogged", headers=ADMIN)).status_code == 204
+    bad = await client.put(f"{rules}/frost", json={**example("alert-rule.frost"), "property": "rain"}, headers=ADMIN)
+    assert (bad.status_code, bad.json()["errors"][0]["field"]) == (422, "property")

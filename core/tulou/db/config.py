@@ -10,7 +10,7 @@ from tulou.plugins.registrations import ModelsRegistration
 CORE_APP = "tulou"
 CORE_MODELS = [
     "tulou.areas.models", "tulou.modules.models", "tulou.jobs.models", "tulou.audit.models", "tulou.identity.models",
-    "tulou.identity.accounts_models", "tulou.exchange.models", "tulou.devices.models",
+    "tulou.identity.accounts_models", "tulou.exchange.models", "tulou.devices.models", "tulou.devices.alert_models",
 ]
 CORE_MIGRATIONS = "tulou.db.migrations"
 

@@ -20,6 +20,7 @@ from tulou.areas.models import Area
 from tulou.audit.service import record_audit
 from tulou.errors import Conflict, Forbidden, Invalid, NotFound
 from tulou.i18n import gettext as _
+from tulou.devices.alert_rules import RuleError, parse_rules, rules_json, stored_rules
 from tulou.devices.models import DeviceModel
 from tulou.devices.schemas import DeviceModelIn, DeviceModelOut, DeviceModelPatch
 from tulou.devices.telemetry_schema import SchemaError, parse_properties, schema_json
@@ -38,7 +39,7 @@ MODEL_KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.-")
 
 def model_fields(
     category: str, manufacturer: str, model_name: str, telemetry: Mapping[str, Any], heartbeat_seconds: int,
-    brand: str = "", description: str = "", protocols: Iterable[str] = ("http",),
+    brand: str = "", description: str = "", protocols: Iterable[str] = ("http",), alert_rules: Iterable[Any] = (),
 ) -> dict[str, Any]:
     """The stored columns of a model, checked; :class:`SchemaError` names the first problem."""
     if category not in CATEGORIES:
@@ -50,10 +51,12 @@ def model_fields(
     wanted = sorted(set(protocols))
     if not wanted or any(protocol not in PROTOCOLS for protocol in wanted):
         raise SchemaError(f"protocols must be some of {', '.join(PROTOCOLS)}")
+    properties = parse_properties(telemetry)
     return {
         "category": category, "manufacturer": manufacturer.strip(), "model_name": model_name.strip(),
         "brand": brand.strip(), "description": description, "heartbeat_seconds": heartbeat_seconds,
-        "properties": schema_json(parse_properties(telemetry)), "protocols": wanted,
+        "properties": schema_json(properties), "protocols": wanted,
+        "alert_rules": rules_json(parse_rules(msgspec.to_builtins(list(alert_rules)), properties)),
     }
 
 
@@ -68,7 +71,7 @@ def spec_fields(spec: DeviceModelSpec) -> dict[str, Any]:
     check_model_key(spec.id)
     return model_fields(
         spec.category, spec.manufacturer, spec.model, spec.telemetry, spec.heartbeat_seconds,
-        spec.brand, spec.description, spec.protocols,
+        spec.brand, spec.description, spec.protocols, spec.alert_rules,
     )
 
 
@@ -77,7 +80,7 @@ def model_out(model: DeviceModel) -> DeviceModelOut:
         id=model.key, category=model.category, manufacturer_name=model.manufacturer, brand_name=model.brand,
         model_name=model.model_name, description=model.description, controlled_property=sorted(model.properties),
         telemetry=dict(sorted(model.properties.items())), heartbeat_seconds=model.heartbeat_seconds,
-        supported_protocol=model.protocols,
+        supported_protocol=model.protocols, alert_rules=stored_rules(model.alert_rules),
         source=f"plugin:{model.plugin}" if model.plugin else "county", version=model.version,
         date_modified=model.updated_at,
     )
@@ -126,6 +129,10 @@ async def _require_county_wide(principal: Principal) -> None:
         raise Forbidden(_("Only the county can manage device models"))
 
 
+def _field_of(error: SchemaError) -> str:
+    return "alertRules" if isinstance(error, RuleError) else "telemetry"
+
+
 def _invalid(error: SchemaError, field: str) -> Invalid:
     return Invalid(_("The device model is invalid: %(reason)s") % {"reason": str(error)}, field=field)
 
@@ -147,10 +154,10 @@ async def create_model(principal: Principal, data: DeviceModelIn) -> DeviceModel
     try:
         fields = model_fields(
             data.category, data.manufacturer_name, data.model_name, data.telemetry, data.heartbeat_seconds,
-            data.brand_name, data.description, data.supported_protocol,
+            data.brand_name, data.description, data.supported_protocol, data.alert_rules,
         )
     except SchemaError as error:
-        raise _invalid(error, "telemetry") from None
+        raise _invalid(error, _field_of(error)) from None
     try:
         async with in_transaction():
             model = await DeviceModel.create(key=data.id, **fields)
@@ -167,6 +174,7 @@ def _patched(model: DeviceModel, patch: DeviceModelPatch) -> dict[str, Any]:
         given.get("model_name", model.model_name), given.get("telemetry", model.properties),
         given.get("heartbeat_seconds", model.heartbeat_seconds), given.get("brand_name", model.brand),
         given.get("description", model.description), given.get("supported_protocol", model.protocols),
+        given.get("alert_rules", model.alert_rules),
     )
 
 
@@ -179,7 +187,7 @@ async def update_model(principal: Principal, key: str, patch: DeviceModelPatch) 
     try:
         fields = _patched(model, patch)
     except SchemaError as error:
-        raise _invalid(error, "telemetry") from None
+        raise _invalid(error, _field_of(error)) from None
     changes = {name: value for name, value in fields.items() if getattr(model, name) != value}
     if not changes:
         return model

@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class DeviceEvent:
-    """Something that happened to a device: ``kind`` ``connection`` with ``state`` ``online`` or ``offline``.
+    """Something that happened to a device: ``kind`` ``connection`` with ``state`` ``online`` or ``offline``,
+    or ``kind`` ``alert`` with ``state`` ``raised``, ``cleared`` or ``acknowledged`` (``detail`` names the alert).
 
     ``device`` is the device's id (``dev_...``), ``area`` its village and ``model`` its model's id.
     """

@@ -139,8 +139,8 @@ class Device(Model):
 class DeviceEventRecord(Model):
     """Something that happened to a device that others may react to: it went online or offline.
 
-    ``kind`` names the event (``connection``), ``state`` what it became. Plugins hear
-    of each through the ``device_event`` hook.
+    ``kind`` names the event (``connection``, or ``alert`` for an alert raised, cleared or
+    acknowledged), ``state`` what it became. Plugins hear of each through the ``device_event`` hook.
     """
 
     id = fields.IntField(primary_key=True)

@@ -1,4 +1,4 @@
-"""The device registry's machinery in one app: the writer, compiled models and remembered tokens.
+"""The device registry's machinery in one app: the writer, compiled models and alert rules, remembered tokens.
 
 Built with the app, started and stopped by its lifespan. Routes reach it as
 ``app.state.devices``.
@@ -11,6 +11,9 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from tulou.devices import clock
+from tulou.devices.alert_book import RuleBook
+from tulou.devices.alert_watch import AlertWatch
+from tulou.devices.alerts_dataset import declare_alerts_dataset
 from tulou.devices.catalogue import sync_plugin_models
 from tulou.devices.credentials import DeviceCredential, DeviceTokenCache
 from tulou.devices.events import announce
@@ -33,14 +36,17 @@ class DeviceRuntime:
         self.store = store_for(platform.settings.is_postgres)
         self.tokens = DeviceTokenCache(platform.principal_cache.signal)
         self.models = ModelCache()
-        self.writer = TelemetryWriter(self.store, self.settings, self.announce)
+        self.rules = RuleBook(platform.principal_cache.signal)
+        self.alerts = AlertWatch(platform, self.store, self.rules)
+        self.writer = TelemetryWriter(self.store, self.settings, self.announce, self.alerts.readings_stored)
 
     async def start(self) -> None:
-        """Bring plugins' device models into the database, then start writing."""
+        """Bring plugins' device models and the alerts dataset into the database, then start writing."""
         try:
             await sync_plugin_models(self.platform.registry.device_models)
+            await declare_alerts_dataset()
         except Exception as error:  # noqa: BLE001 - not migrated yet: /readyz says so
-            log.warning("cannot sync device models yet: %s", error)
+            log.warning("cannot sync device models or the alerts dataset yet: %s", error)
         self.writer.start()
 
     async def stop(self) -> None:

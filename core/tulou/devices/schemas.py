@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from tulou.devices.alert_schemas import AlertRule
 from tulou.identity.schemas import AreaCode
 
 ModelKey = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_.-]{1,63}$", description="the model's id")]
@@ -35,7 +36,8 @@ class Point(msgspec.Struct, forbid_unknown_fields=True):
 
 class DeviceModelIn(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
     """A model the county adds; ``telemetry`` maps property names to specs such as
-    ``{"type": "number", "unit": "CEL", "minimum": -40, "maximum": 85}``."""
+    ``{"type": "number", "unit": "CEL", "minimum": -40, "maximum": 85}``; ``alertRules``
+    apply to every device of the model unless the device changes them."""
 
     id: ModelKey
     category: str
@@ -46,6 +48,7 @@ class DeviceModelIn(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
     brand_name: Text = ""
     description: Annotated[str, msgspec.Meta(max_length=2000)] = ""
     supported_protocol: list[Protocol] = msgspec.field(default_factory=lambda: ["http"])
+    alert_rules: list[AlertRule] = msgspec.field(default_factory=list)
 
 
 class DeviceModelPatch(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
@@ -59,6 +62,7 @@ class DeviceModelPatch(msgspec.Struct, forbid_unknown_fields=True, rename="camel
     brand_name: Text | msgspec.UnsetType = msgspec.UNSET
     description: Annotated[str, msgspec.Meta(max_length=2000)] | msgspec.UnsetType = msgspec.UNSET
     supported_protocol: list[Protocol] | msgspec.UnsetType = msgspec.UNSET
+    alert_rules: list[AlertRule] | msgspec.UnsetType = msgspec.UNSET
 
 
 class DeviceModelOut(msgspec.Struct, rename="camel"):
@@ -74,6 +78,7 @@ class DeviceModelOut(msgspec.Struct, rename="camel"):
     telemetry: dict[str, dict[str, Any]]
     heartbeat_seconds: int
     supported_protocol: list[str]
+    alert_rules: list[AlertRule]
     source: str
     version: int
     date_modified: datetime

@@ -11,10 +11,10 @@ at once with 503 and Retry-After rather than left to wait without end.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from tulou.devices import clock
 from tulou.devices.models import DeviceEventRecord
@@ -56,10 +56,14 @@ class TelemetryWriter:
     def __init__(
         self, store: TelemetryStore, settings: DeviceSettings,
         on_events: Callable[[list[DeviceEventRecord]], Awaitable[None]] | None = None,
+        on_stored: Callable[[list[Row]], Awaitable[None]] | None = None,
     ) -> None:
+        """``on_events`` hears of the connection events a commit recorded, ``on_stored`` of its rows; both
+        after the commit, in tasks of their own, so no request waits for them."""
         self.store = store
         self.settings = settings
         self._on_events = on_events
+        self._on_stored = on_stored
         self._group = _Group()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -85,9 +89,12 @@ class TelemetryWriter:
             self._wake.set()
             await self._task
             self._task = None
-        for task in list(self._announcing):
-            with contextlib.suppress(Exception):
-                await task
+        await self.settled()
+
+    async def settled(self) -> None:
+        """Wait until what the commits so far set going (announcements, alert rules) is done."""
+        while self._announcing:
+            await asyncio.gather(*self._announcing, return_exceptions=True)
 
     async def write(self, rows: Sequence[Row], latest: Mapping[tuple[int, int], Row]) -> None:
         """Queue ``rows`` (``latest``: the newest of each property among them) and return once they are
@@ -131,6 +138,11 @@ class TelemetryWriter:
             if not waiter.done():
                 waiter.set_result(None)
         if events and self._on_events is not None:
-            task = asyncio.create_task(self._on_events(events))
-            self._announcing.add(task)
-            task.add_done_callback(self._announcing.discard)
+            self._after_commit(self._on_events(events))
+        if self._on_stored is not None:
+            self._after_commit(self._on_stored(group.rows))
+
+    def _after_commit(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._announcing.add(task)
+        task.add_done_callback(self._announcing.discard)

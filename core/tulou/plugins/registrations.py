@@ -109,7 +109,10 @@ class DeviceModelSpec:
 
     ``telemetry`` maps property names to JSON Schema fragments with a ``type``
     (number, integer, boolean, string), optional ``unit``, ``minimum`` and ``maximum``.
-    The device standard checks it when it is registered (see standards/devices/).
+    ``alert_rules`` are the rules every device of the model is watched by, each written
+    as the device API writes it (``{"id": "frost", "kind": "threshold", "property":
+    "temperature", "operator": "<=", "value": 0, "clearValue": 2}``).
+    The device standard checks both when they are registered (see standards/devices/).
     """
 
     id: str
@@ -121,6 +124,7 @@ class DeviceModelSpec:
     brand: str = ""
     description: str = ""
     protocols: tuple[str, ...] = ("http",)
+    alert_rules: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)

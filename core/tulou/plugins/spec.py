@@ -170,7 +170,8 @@ def register_device_models(register: Callable[[DeviceModelSpec], None]) -> None:
 
 @hookspec
 def device_event(event: DeviceEvent) -> Awaitable[None] | None:
-    """Hear of something that happened to a device: for now, that it went online or offline.
+    """Hear of something that happened to a device: that it went online or offline, or that an alert of it
+    was raised, cleared or acknowledged.
 
     Called after the change has been recorded and committed, once per event, for
     devices in townships where the module is on. May be ``async def``; raising is

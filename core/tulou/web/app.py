@@ -14,6 +14,7 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from tulou import __version__
 from tulou.areas.routes import AreaController
 from tulou.audit.routes import AuditController
+from tulou.devices.alert_routes import AlertController, DeviceAlertRuleController
 from tulou.devices.model_routes import DeviceModelController
 from tulou.devices.routes import DeviceController, ProvisioningController
 from tulou.devices.runtime import DeviceRuntime
@@ -81,7 +82,7 @@ def create_app(plugins: list[object] | None = None, platform: Platform | None = 
             ClientController, OAuthController,
             RoleController,
             DatasetController, RecordController, BulkController, AgreementController, SubscriptionController,
-            DeviceModelController, DeviceController, ProvisioningController,
+            DeviceModelController, DeviceController, ProvisioningController, AlertController, DeviceAlertRuleController,
         ],
         plugins=[PluginRoutes(platform)],
         lifespan=[lifespan_for(platform)],

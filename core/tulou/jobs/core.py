@@ -16,6 +16,7 @@ CORE = "tulou"
 
 
 def core_jobs(platform: Platform) -> list[Job]:
+    from tulou.devices.retention import keep_telemetry
     from tulou.devices.status import check_device_status  # jobs come before identity, exchange and devices in the ring
     from tulou.exchange.idempotency import purge_idempotency_keys
     from tulou.identity.token_purge import purge_expired_tokens
@@ -24,5 +25,7 @@ def core_jobs(platform: Platform) -> list[Job]:
         Job(id="purge_expired_tokens", func=purge_expired_tokens, every=timedelta(hours=6), per_area=False),
         Job(id="purge_idempotency_keys", func=purge_idempotency_keys, every=timedelta(hours=1), per_area=False),
         Job(id="device_status", func=partial(check_device_status, platform), every=timedelta(minutes=1),
+            per_area=False),
+        Job(id="telemetry_upkeep", func=partial(keep_telemetry, platform), every=timedelta(minutes=5),
             per_area=False),
     ]

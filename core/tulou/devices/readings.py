@@ -50,6 +50,11 @@ def _shown(spec: PropertySpec | None, value: float | None, text: str | None) -> 
 
 async def latest_values(principal: Principal, uid: str) -> LatestOut:
     device = await get_device(principal, uid)
+    return LatestOut(device=device.uid, values=await latest_of(device))
+
+
+async def latest_of(device: Device) -> dict[str, LatestValue]:
+    """The newest value of each of the device's properties, by name, typed as its model says."""
     specs = parse_properties(device.model.properties)
     rows = await TelemetryLatest.filter(device_id=device.id).select_related("property").order_by("property__name")
     values = {}
@@ -57,7 +62,7 @@ async def latest_values(principal: Principal, uid: str) -> LatestOut:
         spec = specs.get(row.property.name)
         values[row.property.name] = LatestValue(t=row.ts, value=_shown(spec, row.value, row.text_value),
                                                 unit=spec.unit if spec else "")
-    return LatestOut(device=device.uid, values=values)
+    return values
 
 
 def _window(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:

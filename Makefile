@@ -67,6 +67,7 @@ bench: install
 	$(BIN)/pip install -q -e ".[bench]"
 	$(BIN)/python tests/bench/run.py
 	$(BIN)/python tests/bench/telemetry.py
+	$(BIN)/python tests/bench/telemetry_query.py
 
 clean:
 	rm -rf $(VENV) var

@@ -64,6 +64,7 @@ class DeviceSettings(BaseModel):
     Concurrent requests' readings are written together, one transaction per group:
     a group is flushed when it reaches ``flush_rows`` or has waited ``flush_linger_ms``.
     Past ``max_pending_rows`` waiting to be written, requests get 503 with Retry-After.
+    Raw readings are kept ``raw_retention_days``, their hourly aggregates at least as long.
     """
 
     flush_rows: int = Field(20_000, ge=1, description="rows that make the writer commit at once")
@@ -72,6 +73,16 @@ class DeviceSettings(BaseModel):
     max_readings_per_request: int = Field(10_000, ge=1, le=1_000_000)
     future_tolerance_seconds: int = Field(300, ge=0, description="how far ahead of the server a reading may be")
     offline_grace: float = Field(1.5, ge=1.0, le=10.0, description="heartbeats missed, times this, before offline")
+    raw_retention_days: int = Field(30, ge=1, le=36_500, description="days raw readings are kept")
+    aggregate_retention_days: int = Field(730, ge=1, le=36_500, description="days hourly aggregates are kept")
+
+    @field_validator("aggregate_retention_days")
+    @classmethod
+    def _aggregates_outlive_readings(cls, value: int, info: ValidationInfo) -> int:
+        raw = info.data.get("raw_retention_days")
+        if raw is not None and value < raw:
+            raise ValueError(f"must be at least raw_retention_days ({raw})")
+        return value
 
 
 class JobSettings(BaseModel):

@@ -1,6 +1,7 @@
 """Benchmarks for the ring, printed as ratios against a baseline measured in the same run.
 
-Telemetry ingest has its own script, tests/bench/telemetry.py, which ``make bench`` runs next.
+Telemetry ingest has its own script, tests/bench/telemetry.py, and downsampled telemetry queries
+tests/bench/telemetry_query.py; ``make bench`` runs both next.
 
 1. Requests/s of a plugin route through the module gate vs the bare ``/healthz``
    route, same server, same run (goal: ratio >= 0.6).

@@ -20,7 +20,7 @@ from tests.standards.standard import Standard
 DEVICES = Standard("devices")
 STANDARD, SCHEMAS, EXAMPLES = DEVICES.root, DEVICES.schemas, DEVICES.examples
 schema, conforms, load_generator = DEVICES.schema, DEVICES.conforms, DEVICES.generator
-HAND_WRITTEN = {"rejected-readings.schema.json"}
+HAND_WRITTEN = {"rejected-readings.schema.json", "device-ngsi-ld.schema.json"}
 
 
 def example(name: str) -> dict[str, Any]:
@@ -76,6 +76,11 @@ async def test_the_lifecycle_of_a_device_conforms(client: AppClient) -> None:
              "telemetry-ack", 200)
     conforms(await client.post("/api/v1/telemetry", json=example("telemetry-in.batch"), headers=token),
              "telemetry-ack", 200)
+    linked = await client.get(f"/api/v1/devices/{device['id']}", params={"format": "ngsi-ld"}, headers=ADMIN)
+    assert linked.headers["content-type"].startswith("application/ld+json")
+    unstamped = [{k: v for k, v in entity.items() if k not in ("id", "dateCreated")}
+                 for entity in (conforms(linked, "device-ngsi-ld", 200), example("device-ngsi-ld.soil-sensor"))]
+    assert unstamped[0] == unstamped[1]
     bad = {"readings": [{"values": {"soilMoisture": 30}}, {"values": {"soilMoisture": 131.5}},
                         {"values": {"humidity": 80, "batteryLevel": "full"}}]}
     refused = conforms(await client.post("/api/v1/telemetry", json=bad, headers=token), "rejected-readings", 422)

@@ -3,6 +3,8 @@
 Staff see the readings of devices in their areas only (404 otherwise). A series is
 raw readings, up to ``limit``, or with ``agg`` and ``interval`` one value per bucket,
 buckets aligned on the Unix epoch (so hours start on the hour, days at 00:00 UTC).
+Buckets of whole hours are read from the hourly aggregates where those are complete
+(:mod:`tulou.devices.aggregates`), with the same result as from raw readings.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import re
 from datetime import datetime, timedelta
 
 from tulou.devices import clock
+from tulou.devices.aggregates import downsample
 from tulou.devices.models import Device, TelemetryLatest, TelemetryProperty
 from tulou.devices.registry import get_device
 from tulou.devices.telemetry_schema import PropertySpec, parse_properties
@@ -47,6 +50,11 @@ def _shown(spec: PropertySpec | None, value: float | None, text: str | None) -> 
 
 async def latest_values(principal: Principal, uid: str) -> LatestOut:
     device = await get_device(principal, uid)
+    return LatestOut(device=device.uid, values=await latest_of(device))
+
+
+async def latest_of(device: Device) -> dict[str, LatestValue]:
+    """The newest value of each of the device's properties, by name, typed as its model says."""
     specs = parse_properties(device.model.properties)
     rows = await TelemetryLatest.filter(device_id=device.id).select_related("property").order_by("property__name")
     values = {}
@@ -54,7 +62,7 @@ async def latest_values(principal: Principal, uid: str) -> LatestOut:
         spec = specs.get(row.property.name)
         values[row.property.name] = LatestValue(t=row.ts, value=_shown(spec, row.value, row.text_value),
                                                 unit=spec.unit if spec else "")
-    return LatestOut(device=device.uid, values=values)
+    return values
 
 
 def _window(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
@@ -103,7 +111,7 @@ async def series(
     _check_aggregate(agg, interval, end - start, [spec for _name, spec in properties.values()])
     query = SeriesQuery(device.id, tuple(sorted(properties)), start, end, agg,
                         parse_interval(interval) if interval else None, limit)
-    points = await store.series(query) if properties else []
+    points = [] if not properties else await (store.series(query) if agg is None else downsample(store, query))
     return TelemetryOut(device=device.uid, start=start, end=end, agg=agg, interval=interval,
                         series=_grouped(points, properties, raw=agg is None))
 

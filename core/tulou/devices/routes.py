@@ -8,16 +8,16 @@ route only provisioning keys, both as bearer tokens.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 import msgspec
-from litestar import Controller, Request, get, patch, post
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import CacheControlHeader
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from tulou.devices import provisioning, readings, registry
+from tulou.devices import device_ngsi, provisioning, readings, registry
 from tulou.devices.credentials import device_token, sender
 from tulou.devices.models import Device, DeviceEventRecord, DeviceStatus
 from tulou.devices.provisioning import KEY_PREFIX
@@ -27,6 +27,7 @@ from tulou.devices.schemas import (
 )
 from tulou.devices.telemetry_schemas import LatestOut, TelemetryAck, TelemetryIn, TelemetryOut
 from tulou.errors import Unauthorized
+from tulou.exchange.ngsi import MEDIA_TYPE as LINKED_DATA
 from tulou.i18n import gettext as _
 from tulou.identity.routes import caller
 from tulou.identity.schemas import Page
@@ -38,6 +39,8 @@ Limit = Annotated[int, QueryParameter(ge=1)]
 Offset = Annotated[int, QueryParameter(ge=0)]
 AreaFilter = Annotated[str | None, QueryParameter(description="only this area's subtree")]
 SHOWN_ONCE = CacheControlHeader(no_store=True)
+Format = Annotated[Literal["json", "ngsi-ld"], QueryParameter(
+    name="format", description="`ngsi-ld`: a Smart Data Models Device entity (keyValues) with its latest values")]
 
 
 async def _page_of_devices(found: list[Device], total: int, limit: int, offset: int) -> Page:
@@ -74,9 +77,15 @@ class DeviceController(Controller):
         found, total = await registry.list_devices(await caller(request), area, model, status, connection, limit, offset)
         return await _page_of_devices(found, total, limit, offset)
 
-    @get("/{device_id:str}", guards=[requires("device:read")], summary="One device")
-    async def read(self, request: Request, device_id: FromPath[str]) -> DeviceOut:
-        return await _device_out(await registry.get_device(await caller(request), device_id))
+    @get("/{device_id:str}", guards=[requires("device:read")],
+         summary="One device; with format=ngsi-ld, a Smart Data Models Device entity with its latest values")
+    async def read(
+        self, request: Request, device_id: FromPath[str], representation: Format = "json",
+    ) -> Response[DeviceOut | dict[str, Any]]:
+        principal = await caller(request)
+        if representation == "ngsi-ld":
+            return Response(await device_ngsi.device_entity(principal, device_id), media_type=LINKED_DATA)
+        return Response(await _device_out(await registry.get_device(principal, device_id)))
 
     @patch("/{device_id:str}", guards=[requires("device:write")], summary="Change a device's name, place or details")
     async def update(self, request: Request, device_id: FromPath[str], data: JSONBody[DevicePatch]) -> DeviceOut:

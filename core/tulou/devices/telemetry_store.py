@@ -4,11 +4,14 @@ No ORM object is made per reading. PostgreSQL takes each group of rows with
 ``COPY`` (``copy_records_to_table``) and SQLite with ``executemany``, both inside
 one transaction that also moves the latest values and marks the senders online.
 Downsampling is done by the database: ``date_bin`` on PostgreSQL, integer division of
-epoch microseconds on SQLite (whose raw table keeps time as such).
+epoch microseconds on SQLite (whose raw table keeps time as such). The same transaction
+marks every hour it wrote readings in as dirty, for the hourly rollup
+(:mod:`tulou.devices.aggregates`) to recompute.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -25,7 +28,10 @@ RAW_COLUMNS = ("device_id", "property_id", "ts", "value", "text_value")
 AGGREGATES = {"avg": "avg(value)", "min": "min(value)", "max": "max(value)", "count": "count(*)"}
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 MICROSECOND = timedelta(microseconds=1)
+HOUR = timedelta(hours=1)
+HOUR_MICROSECONDS = HOUR // MICROSECOND
 SQLITE_CHUNK = 500
+WRITER_SLOTS = 64
 
 #: One stored reading of one property: device, property, time (as the store encodes it), number, text.
 Row = tuple[int, int, Any, float | None, str | None]
@@ -53,6 +59,8 @@ class SeriesPoint:
 
 
 class TelemetryStore(Protocol):
+    dialect: str
+
     def encode_time(self, moment: datetime) -> Any:
         """A reading's time as the raw table keeps it."""
 
@@ -76,6 +84,11 @@ async def _came_online(client: BaseDBAsyncClient, sql: str, values: list[Any], a
 
 
 class PostgresTelemetryStore:
+    dialect = "postgres"
+    # Rows locked in hour order, and updated rather than left alone, so the rollup's delete waits for this commit.
+    DIRTY = ("INSERT INTO core_telemetry_dirty_hour (hour, writer) "
+             "SELECT unnest($1::timestamptz[]), $2::smallint ORDER BY 1 "
+             "ON CONFLICT (hour, writer) DO UPDATE SET writes = core_telemetry_dirty_hour.writes + 1")
     LATEST = (
         "INSERT INTO core_telemetry_latest (device_id, property_id, ts, value, text_value) "
         "SELECT * FROM unnest($1::int[], $2::int[], $3::timestamptz[], $4::float8[], $5::text[]) "
@@ -98,6 +111,8 @@ class PostgresTelemetryStore:
         async with in_transaction() as client:
             async with client.acquire_connection() as connection:
                 await connection.copy_records_to_table(RAW_TABLE, records=rows, columns=RAW_COLUMNS)
+                hours = sorted({EPOCH + (t - EPOCH) // HOUR * HOUR for t in _times(rows)})
+                await connection.execute(self.DIRTY, hours, writer_slot())
                 await connection.execute(self.LATEST, *map(list, zip(*latest)))
                 await connection.execute(self.SEEN, seen_at, devices)
             return await _came_online(client, self.ONLINE, [devices], seen_at)
@@ -117,6 +132,16 @@ class PostgresTelemetryStore:
         return [SeriesPoint(r["property_id"], r["bucket"], r["value"]) for r in found]
 
 
+def writer_slot() -> int:
+    """This process's own row of each dirty hour, so worker processes never wait on one another's mark."""
+    return os.getpid() % WRITER_SLOTS
+
+
+def _times(rows: Sequence[Row]) -> set[Any]:
+    """The distinct times of the rows: a reading's properties share one."""
+    return {row[2] for row in rows}
+
+
 def _placeholders(count: int) -> str:
     return ", ".join("?" * count)
 
@@ -127,6 +152,9 @@ def _chunks(values: Sequence[int]) -> Iterable[Sequence[int]]:
 
 
 class SqliteTelemetryStore:
+    dialect = "sqlite"
+    DIRTY = ("INSERT INTO core_telemetry_dirty_hour (hour, writer) VALUES (?, ?) "
+             "ON CONFLICT (hour, writer) DO UPDATE SET writes = core_telemetry_dirty_hour.writes + 1")
     INSERT = f"INSERT INTO {RAW_TABLE} ({', '.join(RAW_COLUMNS)}) VALUES (?, ?, ?, ?, ?)"
     LATEST = (
         "INSERT INTO core_telemetry_latest (device_id, property_id, ts, value, text_value) VALUES (?, ?, ?, ?, ?) "
@@ -146,6 +174,8 @@ class SqliteTelemetryStore:
         devices = sorted({row[0] for row in latest})
         async with in_transaction() as client:
             await client.execute_many(self.INSERT, rows)
+            hours = sorted({t - t % HOUR_MICROSECONDS for t in _times(rows)})
+            await client.execute_many(self.DIRTY, [(hour, writer_slot()) for hour in hours])
             await client.execute_many(self.LATEST, latest)
             events: list[DeviceEventRecord] = []
             for chunk in _chunks(devices):

@@ -92,7 +92,8 @@ def _related(entity: str, value: Any) -> Any:
     return text if text.startswith("urn:") else f"urn:ngsi-ld:{entity}:{text}"
 
 
-def _timestamp(moment: datetime) -> str:
+def timestamp(moment: datetime) -> str:
+    """An instant as NGSI-LD writes it: UTC, with a Z."""
     return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
@@ -130,8 +131,8 @@ def entity(dataset: Dataset, record: Record, view: View, address: dict[str, str]
         if field in data:
             attribute, related = _target(field, target)
             body[attribute] = data[field] if related is None else _related(related, data[field])
-    envelope = {"address": address, "areaServed": record.area_id, "dateCreated": _timestamp(record.created_at),
-                "dateModified": _timestamp(record.updated_at)}
+    envelope = {"address": address, "areaServed": record.area_id, "dateCreated": timestamp(record.created_at),
+                "dateModified": timestamp(record.updated_at)}
     for attribute, value in envelope.items():
         body.setdefault(attribute, value)
     body["@context"] = list(CONTEXT)

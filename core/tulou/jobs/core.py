@@ -16,8 +16,9 @@ CORE = "tulou"
 
 
 def core_jobs(platform: Platform) -> list[Job]:
-    from tulou.devices.status import check_device_status  # jobs come before identity, exchange and devices in the ring
-    from tulou.devices.alert_watch import check_device_alerts
+    from tulou.devices.alert_watch import check_device_alerts  # jobs come before identity, exchange, devices in the ring
+    from tulou.devices.retention import keep_telemetry
+    from tulou.devices.status import check_device_status
     from tulou.exchange.idempotency import purge_idempotency_keys
     from tulou.identity.token_purge import purge_expired_tokens
 
@@ -27,5 +28,7 @@ def core_jobs(platform: Platform) -> list[Job]:
         Job(id="device_status", func=partial(check_device_status, platform), every=timedelta(minutes=1),
             per_area=False),
         Job(id="device_alerts", func=partial(check_device_alerts, platform), every=timedelta(minutes=1),
+            per_area=False),
+        Job(id="telemetry_upkeep", func=partial(keep_telemetry, platform), every=timedelta(minutes=5),
             per_area=False),
     ]

@@ -386,6 +386,7 @@ TOWNSHIP_ROWS: dict[str, Callable[[str], Q | Awaitable[Q]]] = {
     "ProvisioningKey": _in_column("area_id"),
     "DeviceEventRecord": _in_column("device__area_id"),
     "TelemetryLatest": _in_column("device__area_id"),
+    "DeviceErrorRecord": _in_column("device__area_id"),
 }
 UNWATCHED = {"AuditHead": "the chain's head moves with every audit entry, wherever it is written"}
 

@@ -42,10 +42,18 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
         yield running
 
 
+@pytest.fixture(scope="session")
+def session_prefix() -> str:
+    """One broker session name for every test app, as for the processes of one host: an app that stopped
+    while cut off from the broker leaves its session subscribed, and the next app must take it over
+    rather than let it keep a share of the messages."""
+    return f"tulou-test-{uuid.uuid4().hex[:8]}"
+
+
 @pytest.fixture
-def mqtt_serve(serve: Callable[..., Any], broker: Broker) -> Callable[..., Any]:
+def mqtt_serve(serve: Callable[..., Any], broker: Broker, session_prefix: str) -> Callable[..., Any]:
     """``async with mqtt_serve() as client:`` an app reading the test broker, its accounts reconciled once."""
-    prefix = f"tulou-test-{uuid.uuid4().hex[:8]}"
+    prefix = session_prefix
 
     @asynccontextmanager
     async def running(**overrides: Any) -> AsyncIterator[AppClient]:

@@ -64,10 +64,12 @@ test-postgres: install
 
 bench: install
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
+	bash tests/services.sh
 	$(BIN)/pip install -q -e ".[bench]"
 	$(BIN)/python tests/bench/run.py
 	$(BIN)/python tests/bench/telemetry.py
 	$(BIN)/python tests/bench/telemetry_query.py
+	$(BIN)/python tests/bench/mqtt.py
 
 clean:
 	rm -rf $(VENV) var

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Start the local services the test suite talks to, if they are not running.
+# Install and start the local services the test suite talks to, if they are missing or not running.
+# The MQTT tests start a Mosquitto of their own (with the dynamic-security plugin, which the
+# machine's broker on 1883 does not load): they need its programs, installed here if absent.
 set -euo pipefail
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -18,4 +20,16 @@ if ! port_open 5432; then
   echo "starting PostgreSQL"
   pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" main start
   wait_for 5432 PostgreSQL
+fi
+
+if ! command -v mosquitto >/dev/null || ! command -v mosquitto_ctrl >/dev/null || ! command -v mosquitto_pub >/dev/null \
+    || ! ls /usr/lib/*/mosquitto_dynamic_security.so >/dev/null 2>&1; then
+  echo "installing Mosquitto"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto mosquitto-clients >/dev/null
+fi
+
+if ! port_open 1883; then
+  echo "starting Mosquitto"
+  mosquitto -d -c /etc/mosquitto/mosquitto.conf
+  wait_for 1883 Mosquitto
 fi

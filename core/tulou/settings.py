@@ -58,6 +58,57 @@ class WebSettings(BaseModel):
     workers: int = Field(1, ge=1)
 
 
+class MqttSettings(BaseModel):
+    """Telemetry over MQTT through the county's Mosquitto broker; off while ``url`` is empty.
+
+    ``username`` and ``password`` are Tulou's own account on the broker, which may
+    subscribe to every device's telemetry topic and manage the dynamic-security plugin
+    (``deploy/mosquitto/``). ``password_key`` derives each device's broker password
+    from its token, so Tulou can recreate a device's broker account at any time
+    while keeping only the token's digest.
+    """
+
+    model_config = ConfigDict(validate_default=True)
+
+    url: str = Field("", description="mqtt://host:port or mqtts://host:port; empty: no broker, HTTP only")
+    username: str = "tulou"
+    password: SecretStr | None = None
+    password_key: SecretStr | None = Field(None, description="32 bytes, hex or base64: derives devices' passwords")
+    ca_file: Path | None = Field(None, description="CA certificates for mqtts://; the system's by default")
+    client_id_prefix: str = Field("", max_length=48, description="this host's session names; tulou-<hostname> by default")
+    receive_maximum: int = Field(4000, ge=1, le=65535, description="messages one process holds unacknowledged")
+    session_expiry_seconds: int = Field(7 * 86400, ge=60, description="how long the broker keeps a stopped process's queue")
+    max_batch: int = Field(1000, ge=1, le=10_000, description="messages checked and written together")
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if value and (parts.scheme not in {"mqtt", "mqtts"} or not parts.hostname):
+            raise ValueError("must be mqtt://host:port or mqtts://host:port")
+        if parts.username or parts.password:
+            raise ValueError("must not carry credentials: set TULOU_DEVICES__MQTT__USERNAME and __PASSWORD")
+        return value
+
+    @field_validator("password_key")
+    @classmethod
+    def _key_format(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_key(value.get_secret_value())
+        return value
+
+    @field_validator("password_key", "password", mode="after")
+    @classmethod
+    def _required_with_url(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if info.data.get("url") and value is None:
+            raise ValueError("is required when TULOU_DEVICES__MQTT__URL is set")
+        return value
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.url)
+
+
 class DeviceSettings(BaseModel):
     """The telemetry write path: how readings are grouped into commits, and when callers must wait.
 
@@ -73,6 +124,7 @@ class DeviceSettings(BaseModel):
     max_readings_per_request: int = Field(10_000, ge=1, le=1_000_000)
     future_tolerance_seconds: int = Field(300, ge=0, description="how far ahead of the server a reading may be")
     offline_grace: float = Field(1.5, ge=1.0, le=10.0, description="heartbeats missed, times this, before offline")
+    mqtt: MqttSettings = MqttSettings()
     raw_retention_days: int = Field(30, ge=1, le=36_500, description="days raw readings are kept")
     aggregate_retention_days: int = Field(730, ge=1, le=36_500, description="days hourly aggregates are kept")
 

@@ -31,7 +31,7 @@ SHAPES: tuple[type[msgspec.Struct], ...] = (
     devices.DeviceModelIn, devices.DeviceModelPatch, devices.DeviceModelOut,
     devices.DeviceIn, devices.DevicePatch, devices.DeviceOut, devices.DeviceTokenOut,
     devices.ProvisioningKeyIn, devices.ProvisioningKeyOut, devices.ProvisioningKeySecretOut, devices.ClaimIn,
-    devices.DeviceEventOut,
+    devices.DeviceEventOut, devices.DeviceErrorsOut,
     telemetry.TelemetryIn, telemetry.TelemetryAck, telemetry.LatestOut, telemetry.TelemetryOut,
     alerts.AlertOut, alerts.DeviceAlertRuleOut,
 )

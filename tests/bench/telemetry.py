@@ -80,15 +80,15 @@ def prepare(workdir: Path, database_url: str) -> tuple[dict[str, str], str]:
     return env, password
 
 
-def register(base: str, staff: str) -> list[str]:
-    """The benchmark's model and devices; the devices' tokens."""
+def register(base: str, staff: str, devices: int = DEVICES) -> list[dict]:
+    """The benchmark's model and devices; the answers that made the devices (ids, tokens, broker passwords)."""
     telemetry = {p: {"type": "number", "unit": "CEL", "minimum": -100, "maximum": 1000} for p in PROPERTIES}
     api(base, "POST", "/api/v1/device-models/", staff, {
         "id": MODEL, "category": "sensor", "manufacturerName": "Bench", "modelName": "Ten", "telemetry": telemetry,
     })
     return [api(base, "POST", "/api/v1/devices/", staff, {
         "model": MODEL, "serialNumber": f"BENCH-{n}", "name": f"bench {n}", "area": VILLAGE,
-    })["token"] for n in range(DEVICES)]
+    }) for n in range(devices)]
 
 
 def wrk_ingest(base: str, tokens: list[str], body_path: Path, workdir: Path) -> float:
@@ -219,7 +219,7 @@ def measure(database_url: str, workdir: Path, workers: int) -> tuple[tuple[float
     with server([TULOU, "serve", "--port", str(port), "--workers", str(workers)], env):
         base = f"http://127.0.0.1:{port}"
         wait_ready(f"{base}/readyz")
-        tokens = register(base, sign_in(base, password))
+        tokens = [device["token"] for device in register(base, sign_in(base, password))]
         urllib.request.urlopen(urllib.request.Request(  # compiles the model and warms the token caches
             f"{base}/api/v1/telemetry", data=body.read_bytes(), method="POST",
             headers={"content-type": "application/json", "authorization": f"Bearer {tokens[0]}"}), timeout=30)

@@ -401,6 +401,7 @@ TOWNSHIP_ROWS: dict[str, Callable[[str], Q | Awaitable[Q]]] = {
     "TelemetryLatest": _in_column("device__area_id"),
     "Alert": _in_column("area_id"),
     "DeviceAlertRule": _in_column("device__area_id"),
+    "DeviceErrorRecord": _in_column("device__area_id"),
 }
 UNWATCHED = {"AuditHead": "the chain's head moves with every audit entry, wherever it is written"}
 

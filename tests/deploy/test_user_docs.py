@@ -25,6 +25,7 @@ USER_DOCS = [
     REPO / "docs" / "architecture.md",
     *sorted((REPO / "docs" / "guides").glob("*.md")),
     REPO / "deploy" / "README.md",
+    REPO / "deploy" / "mosquitto" / "README.md",
 ]
 #: Variables the docs may name that are not settings, and the file that reads each.
 SWITCHES = {"TULOU_DEBUG": REPO / "core" / "tulou" / "cli" / "__init__.py"}

@@ -96,6 +96,8 @@ async def test_the_lifecycle_of_a_device_conforms(client: AppClient) -> None:
     conforms(await client.get(f"/api/v1/devices/{uid}/telemetry", headers=ADMIN, params=window), "telemetry-out", 200)
     conforms(await client.get("/api/v1/devices/", headers=ADMIN), "device-page", 200)
     conforms(await client.get(f"/api/v1/devices/{uid}/events", headers=ADMIN), "device-event-page", 200)
+    errors_out = conforms(await client.get(f"/api/v1/devices/{uid}/errors", headers=ADMIN), "device-errors-out", 200)
+    assert errors_out == {"device": uid, "refusedCount": 0, "recent": []}  # refusals over HTTP were answered
     changed = await client.patch(f"/api/v1/devices/{uid}", json={"firmwareVersion": "1.5.0"}, headers=ADMIN)
     assert conforms(changed, "device-out", 200)["firmwareVersion"] == "1.5.0"
     conforms(await client.post(f"/api/v1/devices/{uid}/token", headers=ADMIN), "device-token-out", 200)

@@ -58,11 +58,16 @@ class DeviceCredential:
 DeviceTokenCache = CredentialCache[DeviceCredential]
 
 
+def credential_of(device: Device) -> DeviceCredential:
+    """What checking the readings of ``device`` (loaded with its model) needs."""
+    return DeviceCredential(device.id, device.uid, device.model_id, device.model.version, device.area_id)
+
+
 async def _load(digest: str) -> DeviceCredential | None:
     device = await Device.get_or_none(token_hash=digest).select_related("model")
     if device is None or device.status is not DeviceStatus.ACTIVE:
         return None
-    return DeviceCredential(device.id, device.uid, device.model_id, device.model.version, device.area_id)
+    return credential_of(device)
 
 
 async def authenticate_device(token: str | None, cache: DeviceTokenCache) -> DeviceCredential:

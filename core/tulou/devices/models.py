@@ -95,6 +95,8 @@ class Device(Model):
 
     Its token is kept only as a SHA-256 digest. ``last_seen_at`` is when the server
     last stored a reading from it, which the status job compares with the heartbeat.
+    ``refused_count`` counts what it sent over MQTT that was refused, where no answer
+    could say so (see :class:`DeviceErrorRecord`).
     """
 
     id = fields.IntField(primary_key=True)
@@ -122,6 +124,7 @@ class Device(Model):
         "tulou.ProvisioningKey", related_name="devices", null=True, on_delete=fields.SET_NULL
     )
     last_seen_at = fields.DatetimeField(null=True, db_index=True)
+    refused_count = fields.IntField(default=0)
     created_by = fields.CharField(max_length=100)
     created_at = fields.DatetimeField(auto_now_add=True)
 
@@ -156,6 +159,31 @@ class DeviceEventRecord(Model):
 
     class Meta:
         table = "core_device_event"
+        ordering = ["id"]
+
+
+class DeviceErrorRecord(Model):
+    """One thing a device sent that was refused with no one to answer: a reading or message over MQTT.
+
+    Only the newest few per device are kept (see :mod:`tulou.devices.device_errors`),
+    while the device's ``refused_count`` counts them all. ``message`` is in the
+    server's default language, ``problems`` lists each reason as a 422 would.
+    """
+
+    id = fields.IntField(primary_key=True)
+    device: fields.ForeignKeyRelation[Device] = fields.ForeignKeyField(
+        "tulou.Device", related_name="errors", on_delete=fields.CASCADE
+    )
+    at = fields.DatetimeField()
+    transport = fields.CharField(max_length=8)
+    reason = fields.CharField(max_length=32)
+    message = fields.TextField()
+    problems = fields.JSONField(default=list)
+
+    device_id: int
+
+    class Meta:
+        table = "core_device_error"
         ordering = ["id"]
 
 

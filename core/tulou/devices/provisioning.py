@@ -26,7 +26,7 @@ from tulou.devices import clock
 from tulou.devices.catalogue import get_model
 from tulou.devices.credentials import new_device_token
 from tulou.devices.models import Device, DeviceModel, DeviceStatus, ProvisioningKey
-from tulou.devices.registry import coordinates, insert_device, owner_in_scope
+from tulou.devices.registry import Rekeyed, coordinates, insert_device, owner_in_scope
 from tulou.devices.schemas import ClaimIn, ProvisioningKeyIn, ProvisioningKeyOut
 from tulou.errors import Conflict, Invalid, InvalidToken, NotFound, Unauthorized
 from tulou.i18n import gettext as _
@@ -135,11 +135,13 @@ def _reclaimable(key: ProvisioningKey, device: Device) -> bool:
             and device.status is DeviceStatus.ACTIVE)
 
 
-async def _reclaim(key: ProvisioningKey, device: Device) -> tuple[Device, str]:
+async def _reclaim(key: ProvisioningKey, device: Device, rekeyed: Rekeyed | None) -> tuple[Device, str]:
     """The same key claiming the same serial before the device ever reported: a new token for it."""
     if not _reclaimable(key, device):
         raise Conflict(_("A device of this model with this serial number is registered"), field="serialNumber")
     token = new_device_token()
+    if rekeyed is not None:
+        await rekeyed(device.uid, device.status, token_hash(token))
     async with in_transaction():
         await Device.filter(id=device.id).update(token_hash=token_hash(token), token_version=F("token_version") + 1)
         await record_audit(_actor(key), "device.reclaimed", area_code=device.area_id, target_type="device",
@@ -149,14 +151,15 @@ async def _reclaim(key: ProvisioningKey, device: Device) -> tuple[Device, str]:
     return device, token
 
 
-async def claim(secret: str | None, data: ClaimIn) -> tuple[Device, str]:
-    """Register a device with a provisioning key: its id and token, shown this once."""
+async def claim(secret: str | None, data: ClaimIn, rekeyed: Rekeyed | None = None) -> tuple[Device, str]:
+    """Register a device with a provisioning key: its id and token, shown this once (``rekeyed``: as for
+    :func:`~tulou.devices.registry.rotate_token`, when a claim re-keys)."""
     key = await _key_for(secret)
     model: DeviceModel = key.model
     serial = data.serial_number.strip()
     existing = await Device.get_or_none(model_id=model.id, serial_number=serial)
     if existing is not None:
-        return await _reclaim(key, existing)
+        return await _reclaim(key, existing, rekeyed)
     fields = {
         "serial_number": serial, "name": (data.name or f"{model.model_name} {serial}").strip(),
         "area_id": key.area_id, "organisation_id": key.organisation_id, "provisioning_key_id": key.id,

@@ -8,7 +8,7 @@ device is re-keyed, disabled or decommissioned.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -162,11 +162,18 @@ def _alive(device: Device) -> None:
         raise Conflict(_("The device is decommissioned"), field="device_id")
 
 
-async def rotate_token(principal: Principal, uid: str) -> tuple[Device, str]:
-    """A new token, shown this once; the old one stops working at once, in every process."""
+#: Told of a re-key before it is stored, with the device id, state and new token digest; raising stops the re-key.
+Rekeyed = Callable[[str, DeviceStatus, str], Awaitable[None]]
+
+
+async def rotate_token(principal: Principal, uid: str, rekeyed: Rekeyed | None = None) -> tuple[Device, str]:
+    """A new token, shown this once; the old one stops working at once, in every process (and on the
+    broker: ``rekeyed`` must take the new one first)."""
     device = await get_device(principal, uid)
     _alive(device)
     token = new_device_token()
+    if rekeyed is not None:
+        await rekeyed(device.uid, device.status, token_hash(token))
     async with in_transaction():
         await Device.filter(id=device.id).update(token_hash=token_hash(token), token_version=F("token_version") + 1)
         await _audit(principal, "device.token_rotated", device)
@@ -216,5 +223,5 @@ def device_out(device: Device, last_value: datetime | None = None) -> DeviceOut:
     )
 
 
-def device_token_out(device: Device, token: str) -> DeviceTokenOut:
-    return DeviceTokenOut(**msgspec.structs.asdict(device_out(device)), token=token)
+def device_token_out(device: Device, token: str, mqtt_password: str | None = None) -> DeviceTokenOut:
+    return DeviceTokenOut(**msgspec.structs.asdict(device_out(device)), token=token, mqtt_password=mqtt_password)

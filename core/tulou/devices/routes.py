@@ -19,11 +19,12 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from tulou.devices import device_ngsi, provisioning, readings, registry
 from tulou.devices.credentials import device_token, sender
+from tulou.devices.device_errors import device_errors
 from tulou.devices.models import Device, DeviceEventRecord, DeviceStatus
 from tulou.devices.provisioning import KEY_PREFIX
 from tulou.devices.schemas import (
-    ClaimIn, DeviceEventOut, DeviceIn, DeviceOut, DevicePatch, DeviceTokenOut, ProvisioningKeyIn, ProvisioningKeyOut,
-    ProvisioningKeySecretOut,
+    ClaimIn, DeviceErrorsOut, DeviceEventOut, DeviceIn, DeviceOut, DevicePatch, DeviceTokenOut, ProvisioningKeyIn,
+    ProvisioningKeyOut, ProvisioningKeySecretOut,
 )
 from tulou.devices.telemetry_schemas import LatestOut, TelemetryAck, TelemetryIn, TelemetryOut
 from tulou.errors import Unauthorized
@@ -52,6 +53,13 @@ async def _device_out(device: Device) -> DeviceOut:
     return registry.device_out(device, (await registry.last_values_at([device])).get(device.id))
 
 
+async def _status_set(request: Request, device_id: str, status: DeviceStatus) -> DeviceOut:
+    """Disable, enable or decommission, and let the device's broker account follow."""
+    device = await registry.set_status(await caller(request), device_id, status)
+    await request.app.state.devices.account_changed(device)
+    return await _device_out(device)
+
+
 class DeviceController(Controller):
     path = "/api/v1/devices"
     tags = ["devices"]
@@ -60,7 +68,8 @@ class DeviceController(Controller):
           summary="Register a device in a village; its token is shown only here")
     async def create(self, request: Request, data: JSONBody[DeviceIn]) -> DeviceTokenOut:
         device, token = await registry.create_device(await caller(request), data)
-        return registry.device_token_out(device, token)
+        await request.app.state.devices.account_changed(device, token)
+        return request.app.state.devices.token_out(device, token)
 
     @get("/", guards=[requires("device:read")], summary="Devices within the caller's areas")
     async def list_devices(
@@ -94,24 +103,25 @@ class DeviceController(Controller):
     @post("/{device_id:str}/token", status_code=200, guards=[requires("device:write")], cache_control=SHOWN_ONCE,
           summary="Give the device a new token, shown only here; the old one stops working at once")
     async def rotate_token(self, request: Request, device_id: FromPath[str]) -> DeviceTokenOut:
-        device, token = await registry.rotate_token(await caller(request), device_id)
-        return registry.device_token_out(device, token)
+        devices = request.app.state.devices
+        device, token = await registry.rotate_token(await caller(request), device_id, devices.rekeyed)
+        await devices.account_changed(device)  # again after the commit, should a reconcile have run in between
+        return devices.token_out(device, token)
 
     @post("/{device_id:str}/disable", status_code=200, guards=[requires("device:write")],
           summary="Refuse the device's readings until it is enabled again")
     async def disable(self, request: Request, device_id: FromPath[str]) -> DeviceOut:
-        return await _device_out(await registry.set_status(await caller(request), device_id, DeviceStatus.DISABLED))
+        return await _status_set(request, device_id, DeviceStatus.DISABLED)
 
     @post("/{device_id:str}/enable", status_code=200, guards=[requires("device:write")],
           summary="Accept a disabled device's readings again")
     async def enable(self, request: Request, device_id: FromPath[str]) -> DeviceOut:
-        return await _device_out(await registry.set_status(await caller(request), device_id, DeviceStatus.ACTIVE))
+        return await _status_set(request, device_id, DeviceStatus.ACTIVE)
 
     @post("/{device_id:str}/decommission", status_code=200, guards=[requires("device:write")],
           summary="Retire the device for good; its readings stay")
     async def decommission(self, request: Request, device_id: FromPath[str]) -> DeviceOut:
-        principal = await caller(request)
-        return await _device_out(await registry.set_status(principal, device_id, DeviceStatus.DECOMMISSIONED))
+        return await _status_set(request, device_id, DeviceStatus.DECOMMISSIONED)
 
     @get("/{device_id:str}/events", guards=[requires("device:read")], summary="The device's connection events, newest first")
     async def events(self, request: Request, device_id: FromPath[str], limit: Limit = 50, offset: Offset = 0) -> Page:
@@ -120,6 +130,11 @@ class DeviceController(Controller):
         found = await query.order_by("-id").offset(offset).limit(limit)
         items = [DeviceEventOut(e.id, device.uid, e.kind, e.state, e.at, e.detail) for e in found]
         return Page(items=items, total=await query.count(), limit=limit, offset=offset)
+
+    @get("/{device_id:str}/errors", guards=[requires("device:read")],
+         summary="How much the device sent over MQTT was refused, and the newest refusals with their reasons")
+    async def errors(self, request: Request, device_id: FromPath[str]) -> DeviceErrorsOut:
+        return await device_errors(await caller(request), device_id)
 
     @get("/{device_id:str}/telemetry/latest", guards=[requires("telemetry:read")],
          summary="The newest value of each of the device's properties")
@@ -174,8 +189,10 @@ class ProvisioningController(Controller):
     @post("/devices:claim", guards=[provisioning_key], cache_control=SHOWN_ONCE,
           summary="Claim a device with a provisioning key (bearer); the device's token is shown only here")
     async def claim(self, request: Request, data: JSONBody[ClaimIn]) -> DeviceTokenOut:
-        device, token = await provisioning.claim(bearer_token(request), data)
-        return registry.device_token_out(device, token)
+        devices = request.app.state.devices
+        device, token = await provisioning.claim(bearer_token(request), data, devices.rekeyed)
+        await devices.account_changed(device, token)
+        return devices.token_out(device, token)
 
     @post("/telemetry", status_code=200, guards=[device_token],
           summary="Send one reading or a batch with the device's token; answered once stored")

@@ -133,9 +133,14 @@ class DeviceOut(msgspec.Struct, rename="camel"):
 
 
 class DeviceTokenOut(DeviceOut, rename="camel"):
-    """A device with its access token: the answer to creating, claiming or re-keying it, and nowhere else."""
+    """A device with its access token: the answer to creating, claiming or re-keying it, and nowhere else.
+
+    ``mqttPassword`` is the device's password on the county's MQTT broker (user name:
+    the device id), derived from the token; null when the instance has no broker.
+    """
 
     token: str = ""
+    mqtt_password: str | None = None
 
 
 class ProvisioningKeyIn(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
@@ -184,3 +189,21 @@ class DeviceEventOut(msgspec.Struct):
     state: str
     at: datetime
     detail: dict[str, Any]
+
+
+class DeviceErrorOut(msgspec.Struct):
+    """Something the device sent that was refused, with no answer to tell it: ``problems`` as a 422 lists them."""
+
+    at: datetime
+    transport: str
+    reason: str
+    message: str
+    problems: list[dict[str, Any]]
+
+
+class DeviceErrorsOut(msgspec.Struct, rename="camel"):
+    """How much the device sent over MQTT was refused since it was registered, and the newest refusals."""
+
+    device: str
+    refused_count: int
+    recent: list[DeviceErrorOut]

@@ -22,7 +22,7 @@ def core_jobs(platform: Platform) -> list[Job]:
     from tulou.exchange.idempotency import purge_idempotency_keys
     from tulou.identity.token_purge import purge_expired_tokens
 
-    return [
+    jobs = [
         Job(id="purge_expired_tokens", func=purge_expired_tokens, every=timedelta(hours=6), per_area=False),
         Job(id="purge_idempotency_keys", func=purge_idempotency_keys, every=timedelta(hours=1), per_area=False),
         Job(id="device_status", func=partial(check_device_status, platform), every=timedelta(minutes=1),
@@ -32,3 +32,10 @@ def core_jobs(platform: Platform) -> list[Job]:
         Job(id="telemetry_upkeep", func=partial(keep_telemetry, platform), every=timedelta(minutes=5),
             per_area=False),
     ]
+    if platform.settings.devices.mqtt.enabled:
+        from tulou.devices.broker_accounts import BrokerAccounts
+
+        accounts = BrokerAccounts(platform.settings.devices.mqtt)
+        jobs.append(Job(id="device_broker_accounts", func=accounts.reconcile, every=timedelta(minutes=5),
+                        per_area=False))
+    return jobs

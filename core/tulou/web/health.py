@@ -32,5 +32,8 @@ async def readyz(request: Request) -> Response[dict[str, Any]]:
     else:
         checks["migrations"] = "ok" if platform.migrations_applied else "unknown"
     checks["plugins"] = {r.name: {"status": r.status.value, "reason": r.reason} for r in platform.plugins.records.values()}
+    mqtt = request.app.state.devices.mqtt
+    if mqtt is not None:  # reported, not required: HTTP ingest goes on without the broker
+        checks["mqtt"] = "ok" if mqtt.connected.is_set() else "not connected"
     ready = checks["database"] == "ok" and checks["migrations"] == "ok"
     return Response({"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503)

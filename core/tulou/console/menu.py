@@ -42,13 +42,12 @@ def served_paths(app: Litestar) -> frozenset[str]:
 
 
 def plugin_pages(platform: Platform, served: frozenset[str]) -> list[MenuEntry]:
-    """Every working plugin's console page that some route serves."""
+    """Every working plugin's console page that some route serves (a plugin may fail after start-up)."""
+    working = {record.name for record in platform.plugins.usable()}
     return [
         MenuEntry(page.path, page.title, page.permission, page.order, plugin)
-        for plugin, pages in platform.registry.console_pages.items()
-        if platform.plugins.get(plugin) is not None and platform.plugins.get(plugin).usable
-        for page in pages
-        if page.path.rstrip("/") in served
+        for plugin, pages in platform.registry.console_pages.items() if plugin in working
+        for page in pages if page.path.rstrip("/") in served
     ]
 
 

@@ -12,9 +12,9 @@ from datetime import datetime
 from tulou.areas.codes import AreaLevel
 from tulou.areas.models import Area
 from tulou.areas.service import in_subtrees
+from tulou.console.actors import actor_names
 from tulou.errors import NotFound
 from tulou.i18n import gettext as _
-from tulou.identity.accounts_models import Account
 from tulou.modules.models import ModuleActivation
 from tulou.modules.service import township
 from tulou.platform import Platform
@@ -86,21 +86,15 @@ def _card(platform: Platform, record: PluginRecord, activation: ModuleActivation
         permissions=tuple(platform.registry.permissions.get(record.name, ())),
         enabled=record.usable and (record.activation is ActivationPolicy.REQUIRED or activation is not None),
         enabled_at=activation.enabled_at if activation else None,
-        enabled_by=usernames.get(activation.enabled_by, activation.enabled_by) if activation else None,
+        enabled_by=usernames[activation.enabled_by] if activation else None,
     )
-
-
-async def _usernames(actors: set[str]) -> dict[str, str]:
-    ids = [int(actor.split(":", 1)[1]) for actor in actors if actor.startswith("account:") and actor[8:].isdigit()]
-    rows = await Account.filter(id__in=ids).values_list("id", "username") if ids else []
-    return {f"account:{number}": username for number, username in rows}
 
 
 async def module_cards(platform: Platform, code: str) -> tuple[Area, list[ModuleCard]]:
     """Township ``code`` and every plugin the core found, working or failed, in name order."""
     area = await township(code)
     activations = {a.plugin: a for a in await ModuleActivation.filter(area=area)}
-    usernames = await _usernames({a.enabled_by for a in activations.values()})
+    usernames = await actor_names({a.enabled_by for a in activations.values()})
     records = sorted(platform.plugins.records.values(), key=lambda record: record.name)
     return area, [_card(platform, record, activations.get(record.name), usernames) for record in records]
 

@@ -18,9 +18,9 @@ from tulou.areas.models import Area
 from tulou.areas.service import in_subtrees
 from tulou.audit.models import AuditEntry
 from tulou.audit.service import scoped_entries
+from tulou.console.actors import actor_names
 from tulou.console.audit_labels import action_label
 from tulou.devices.models import Connection, Device, DeviceStatus
-from tulou.identity.accounts_models import Account
 from tulou.modules.models import ModuleActivation
 from tulou.platform import Platform
 from tulou.plugins.manifest import ActivationPolicy
@@ -129,20 +129,11 @@ async def _recent_events(principal: Principal, areas: dict[str, Area]) -> list[R
     if not principal.has_permission("audit:read"):
         return None
     entries = await (await scoped_entries(principal.narrowed_to("audit:read"))).order_by("-id").limit(RECENT_EVENTS)
-    account_ids = {int(e.actor.split(":", 1)[1]) for e in entries if e.actor.startswith("account:")
-                   and e.actor.split(":", 1)[1].isdigit()}
-    names = dict(await Account.filter(id__in=account_ids).values_list("id", "username")) if account_ids else {}
+    names = await actor_names({entry.actor for entry in entries})
     return [
-        RecentEvent(entry, _actor_name(entry.actor, names), action_label(entry.action), areas.get(entry.area_code or ""))
+        RecentEvent(entry, names[entry.actor], action_label(entry.action), areas.get(entry.area_code or ""))
         for entry in entries
     ]
-
-
-def _actor_name(actor: str, usernames: dict[int, str]) -> str:
-    kind, _sep, number = actor.partition(":")
-    if kind == "account" and number.isdigit() and int(number) in usernames:
-        return usernames[int(number)]
-    return actor
 
 
 async def overview(platform: Platform, principal: Principal) -> Overview:

@@ -48,6 +48,12 @@ TEST_DATABASE = os.environ.get("TULOU_TEST_DATABASE", "sqlite")
 ON_POSTGRES = TEST_DATABASE.startswith("postgres")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests last: Playwright's sync API keeps an event loop running in the main thread from its
+    first use to the end of the session, and no ``async`` test can run after that."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
 def builtin_plugins() -> list[object]:
     """The built-in plugins, imported as a test would name them explicitly."""
     import tulou_notices.plugin

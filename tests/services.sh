@@ -33,3 +33,12 @@ if ! port_open 1883; then
   mosquitto -d -c /etc/mosquitto/mosquitto.conf
   wait_for 1883 Mosquitto
 fi
+
+# The browser tests drive Debian's Chromium (never a browser downloaded by Playwright);
+# a CJK font lets its screenshots show Chinese rather than empty boxes.
+if [ ! -x /usr/lib/chromium/chromium ] || ! fc-list :lang=zh 2>/dev/null | grep -q .; then
+  echo "installing chromium and a Chinese font for the browser tests"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null \
+    || { apt-get update -qq && apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; }
+fi

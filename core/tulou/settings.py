@@ -305,6 +305,31 @@ class IdentitySettings(BaseModel):
         return parse_key(self.blind_index_key.get_secret_value()) if self.blind_index_key else None
 
 
+class ConsoleSettings(BaseModel):
+    """The admin console's sessions and how it shows times.
+
+    A session ends after ``session_idle_minutes`` without a request, and in any case
+    ``session_max_hours`` after sign-in. ``secure_cookies`` unset means the cookies are
+    ``Secure`` when the request came over https; set it true behind a proxy that ends TLS.
+    """
+
+    session_idle_minutes: int = Field(30, ge=1, le=24 * 60, description="minutes without a request before sign-out")
+    session_max_hours: int = Field(12, ge=1, le=30 * 24, description="hours after sign-in before signing in again")
+    secure_cookies: bool | None = None
+    timezone: str = "Asia/Shanghai"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("is not a known time zone, such as Asia/Shanghai") from None
+        return value
+
+
 def _split_names(value: Any) -> Any:
     """``"a, b"`` to ``["a", "b"]``; an empty variable counts as unset, not as "no plugins"."""
     if isinstance(value, str):
@@ -338,6 +363,7 @@ class CoreSettings(BaseSettings):
     devices: DeviceSettings = DeviceSettings()
     identity: IdentitySettings = IdentitySettings()
     exchange: ExchangeSettings = ExchangeSettings()
+    console: ConsoleSettings = ConsoleSettings()
 
     @field_validator("plugins", "disable_plugins", mode="before")
     @classmethod

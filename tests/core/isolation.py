@@ -452,11 +452,15 @@ def required_permission(handler: HTTPRouteHandler) -> str | None:
     return None
 
 
+#: The console's pages take a session cookie, not a token: tests/console/test_console_guards.py checks them.
+CONSOLE_PREFIX = "/console"
+
+
 def handlers(app: Litestar) -> list[tuple[str, HTTPRoute, HTTPRouteHandler, Any]]:
-    """("METHOD path", route, handler, kwargs model) of every API route, Litestar's own OPTIONS and docs aside."""
+    """("METHOD path", route, handler, kwargs model) of every API route, Litestar's own OPTIONS, docs and console aside."""
     found = []
     for route in app.routes:
-        if not isinstance(route, HTTPRoute) or route.path.startswith(API_DOCS_PREFIX):
+        if not isinstance(route, HTTPRoute) or route.path.startswith((API_DOCS_PREFIX, CONSOLE_PREFIX)):
             continue
         for method, (handler, kwargs) in route.route_handler_map.items():
             if handler.fn.__qualname__ != LITESTAR_OPTIONS_HANDLER:

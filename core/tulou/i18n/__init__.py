@@ -53,6 +53,12 @@ class Catalogs:
             return message
         return translations.dgettext(domain, message)
 
+    def dngettext(self, domain: str, singular: str, plural: str, count: int, locale: str | None = None) -> str:
+        translations = self._by_locale.get(locale or current_locale.get())
+        if translations is None:
+            return singular if count == 1 else plural
+        return translations.dngettext(domain, singular, plural, count)
+
 
 _active = Catalogs()
 
@@ -84,6 +90,11 @@ def translator(domain: str) -> tuple[Callable[[str], str], Callable[[str], LazyP
 gettext, lazy_gettext = translator(CORE_DOMAIN)
 
 
+def ngettext(singular: str, plural: str, count: int) -> str:
+    """The core's plural forms: Chinese has one, English two."""
+    return _active.dngettext(CORE_DOMAIN, singular, plural, count)
+
+
 def negotiate(query_lang: str | None, accept_language: str | None, default: str) -> str:
     """Pick the locale: ``?lang=`` first, then ``Accept-Language``, then the default."""
     preferred: list[str] = []
@@ -109,4 +120,4 @@ def _accept_language(header: str) -> list[str]:
     return [tag for _, tag in sorted(ranked, key=lambda item: -item[0])]
 
 
-__all__ = ["Catalogs", "current_locale", "gettext", "lazy_gettext", "translator"]
+__all__ = ["Catalogs", "current_locale", "gettext", "lazy_gettext", "ngettext", "translator"]

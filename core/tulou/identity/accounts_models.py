@@ -17,6 +17,7 @@ class AccountStatus(str, enum.Enum):
 class TokenKind(str, enum.Enum):
     ACCESS = "access"
     REFRESH = "refresh"
+    SESSION = "session"  # the admin console's cookie (tulou.console.sessions)
 
 
 class Account(Model):

@@ -2,7 +2,8 @@
 
 Tokens are random strings handed out once; the database keeps only their SHA-256.
 Every token carries the account's ``token_version`` when issued: bumping the version
-(logout, password change, binding removed, refresh token replayed) kills them all at once.
+(logout, password change, binding removed, refresh token replayed) kills them all at once,
+the admin console's sessions included: they are tokens of a third kind (:mod:`tulou.console.sessions`).
 Unknown users, wrong passwords and locked accounts get the same answer.
 """
 
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -115,8 +118,8 @@ async def _login_failed(account: Account | None, username: str, reason: str, pol
                            target_id=str(account.id), detail=detail)
 
 
-async def login(username: str, password: str, policy: TokenPolicy = DEFAULT_POLICY) -> IssuedTokens:
-    """A fresh access and refresh token, or the one 401 every failure shares."""
+async def _checked_account(username: str, password: str, policy: TokenPolicy) -> Account:
+    """The account ``password`` opens, or the one 401 every failure shares, counted and audited."""
     account = await Account.get_or_none(username=username)
     matches = await verify_password(account.password_hash if account else None, password)
     if account is None:
@@ -131,17 +134,38 @@ async def login(username: str, password: str, policy: TokenPolicy = DEFAULT_POLI
     if not matches:
         await _login_failed(account, username, "wrong_password", policy)
         raise _refused()
+    return account
+
+
+@asynccontextmanager
+async def signing_in(
+    username: str, password: str, policy: TokenPolicy = DEFAULT_POLICY, channel: str | None = None,
+) -> AsyncIterator[Account]:
+    """The account behind a username and password, inside the transaction that signs it in.
+
+    The API and the console both sign in here, so both count failures, lock and audit
+    alike. The caller issues its credential in the block; the sign-in is audited (with
+    ``channel`` when it is not the API) and committed with it, or not at all.
+    """
+    account = await _checked_account(username, password, policy)
     changes: dict[str, object] = {"failed_logins": 0, "locked_until": None}
     if needs_rehash(account.password_hash):
         changes["password_hash"] = await hash_password(password)
     async with in_transaction():
         await Account.filter(id=account.id).update(**changes)
+        yield account
+        await record_audit(_actor(account), "auth.login", target_type="account", target_id=str(account.id),
+                           detail={"channel": channel} if channel else None)
+
+
+async def login(username: str, password: str, policy: TokenPolicy = DEFAULT_POLICY) -> IssuedTokens:
+    """A fresh access and refresh token, or the one 401 every failure shares."""
+    async with signing_in(username, password, policy) as account:
         tokens = await _issue(account, policy)
-        await record_audit(_actor(account), "auth.login", target_type="account", target_id=str(account.id))
     return tokens
 
 
-async def _live_token(token: str, kind: TokenKind) -> AccessToken | None:
+async def live_token(token: str, kind: TokenKind) -> AccessToken | None:
     """The stored token if it is unexpired, unrevoked, current and its account active."""
     found = await AccessToken.get_or_none(token_hash=token_hash(token), kind=kind).select_related("account")
     if found is None or found.revoked or found.expires_at <= _now():
@@ -163,7 +187,7 @@ async def refresh(token: str, policy: TokenPolicy = DEFAULT_POLICY) -> IssuedTok
                                target_id=str(stored.account_id))
         await principals_changed()
         raise Unauthorized(_("The token is invalid or has expired"))
-    live = await _live_token(token, TokenKind.REFRESH)
+    live = await live_token(token, TokenKind.REFRESH)
     if live is None:
         raise Unauthorized(_("The token is invalid or has expired"))
     async with in_transaction():
@@ -207,13 +231,16 @@ async def organisations_of(account_id: int) -> frozenset[int]:
     return frozenset(members)
 
 
-async def principal_for_token(token: str) -> Principal | None:
-    """The account behind a live access token, with its grants and organisations as of this request."""
-    live = await _live_token(token, TokenKind.ACCESS)
-    if live is None:
-        return None
+async def principal_of(live: AccessToken) -> Principal:
+    """The account behind a live token, with its grants and organisations as of now."""
     account: Account = live.account
     return Principal.from_grants(
         _actor(account), account.username, await grants_of(account.id), live.expires_at,
         await organisations_of(account.id),
     )
+
+
+async def principal_for_token(token: str) -> Principal | None:
+    """The account behind a live access token, with its grants and organisations as of this request."""
+    live = await live_token(token, TokenKind.ACCESS)
+    return None if live is None else await principal_of(live)

@@ -47,6 +47,10 @@ class ActivationIndex:
     def area_exists(self, code: str) -> bool:
         return code in self._areas
 
+    def enabled_townships(self, plugin: str) -> frozenset[str]:
+        """The townships that switched ``plugin`` on."""
+        return frozenset(township for township, name in self._enabled if name == plugin)
+
     def is_enabled(self, code: str, plugin: str) -> bool:
         """Whether ``plugin`` is on for the township that ``code`` is or lies in."""
         township = township_code(code)

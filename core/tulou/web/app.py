@@ -13,6 +13,7 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from tulou import __version__
 from tulou.areas.routes import AreaController
+from tulou.console.plugin import ConsolePlugin
 from tulou.audit.routes import AuditController
 from tulou.devices.alert_routes import AlertController, DeviceAlertRuleController
 from tulou.devices.model_routes import DeviceModelController
@@ -84,7 +85,7 @@ def create_app(plugins: list[object] | None = None, platform: Platform | None = 
             DatasetController, RecordController, BulkController, AgreementController, SubscriptionController,
             DeviceModelController, DeviceController, ProvisioningController, AlertController, DeviceAlertRuleController,
         ],
-        plugins=[PluginRoutes(platform)],
+        plugins=[PluginRoutes(platform), ConsolePlugin(platform)],
         lifespan=[lifespan_for(platform)],
         middleware=[prometheus.middleware],
         exception_handlers=EXCEPTION_HANDLERS,

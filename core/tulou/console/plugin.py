@@ -1,0 +1,62 @@
+"""Mounting the console on the app: its pages, static files, templates, guards and error pages."""
+
+from __future__ import annotations
+
+import logging
+
+from litestar import Litestar, Router
+from litestar.config.app import AppConfig
+from litestar.datastructures import CacheControlHeader
+from litestar.plugins import InitPlugin
+from litestar.static_files import create_static_files_router
+from litestar.template import TemplateConfig
+
+from tulou.console.account_routes import SessionController
+from tulou.console.csrf import csrf_protected
+from tulou.console.errors import EXCEPTION_HANDLERS
+from tulou.console.guards import console_session
+from tulou.console.layout import STATIC_DIR, STATIC_PATH
+from tulou.console.menu import served_paths, unserved_pages
+from tulou.console.middleware import ConsoleMiddleware
+from tulou.console.page_routes import ModulesController, OverviewController
+from tulou.console.templating import template_engine
+from tulou.platform import Platform
+from tulou.security.guards import PUBLIC
+
+log = logging.getLogger("tulou.console")
+#: Static files are named by content (``?v=<digest>``), so browsers may keep them a day.
+STATIC_CACHE = CacheControlHeader(max_age=24 * 3600, public=True)
+
+
+def console_router() -> Router:
+    """Every console route behind the session guard (public pages excepted), then the form-token check."""
+    static = create_static_files_router(
+        path=STATIC_PATH, directories=[STATIC_DIR], name="console-static", opt={**PUBLIC, "static": True},
+        cache_control=STATIC_CACHE,
+    )
+    return Router(
+        path="/",
+        route_handlers=[SessionController, OverviewController, ModulesController, static],
+        guards=[console_session, csrf_protected],
+        middleware=[ConsoleMiddleware],
+        exception_handlers=EXCEPTION_HANDLERS,
+        include_in_schema=False,
+    )
+
+
+class ConsolePlugin(InitPlugin):
+    """Adds the console at ``/console/`` and the template engine its pages render with."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        app_config.template_config = TemplateConfig(instance=template_engine(self.platform.settings))
+        app_config.route_handlers.append(console_router())
+        app_config.on_startup.append(self.warn_of_unserved_pages)
+        return app_config
+
+    def warn_of_unserved_pages(self, app: Litestar) -> None:
+        """A plugin's menu entry that no route serves is left out of the menu, and said so once."""
+        for page in unserved_pages(self.platform, served_paths(app)):
+            log.warning("console page %s has no route: left out of the menu", page)

@@ -1,0 +1,193 @@
+"""The console in a real browser (Debian's Chromium, driven by Playwright) against a real ``tulou serve``.
+
+A township administrator signs in, switches the notice board on for her township and
+switches the console to English; another township's administrator cannot reach her
+pages by their address. Any browser console error fails the test, but for the 404
+that the second test provokes on purpose. Each page is saved as a screenshot under
+``tests/output/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import BrowserContext, ConsoleMessage, Page, expect
+
+from tests.conftest import YUNXI_TOWN, copy_of_template
+from tests.console.live import LiveConsole, live_console, off_the_loop
+from tests.core.test_accounts import PASSWORD
+
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "output" / "screenshots"
+DESKTOP = {"width": 1280, "height": 800}
+TABLET = {"width": 768, "height": 1024}
+YUNXI_MODULES = f"/console/modules/{YUNXI_TOWN}"
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def server(template_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveConsole]:
+    directory = tmp_path_factory.mktemp("live-console")
+    with off_the_loop(copy_of_template(template_database, directory)) as database_url:
+        with live_console(database_url, directory) as live:
+            yield live
+
+
+class BrowserConsole:
+    """The browser's console errors and uncaught exceptions, except those a test says it provokes."""
+
+    def __init__(self, page: Page) -> None:
+        self.errors: list[str] = []
+        self.allowed: list[re.Pattern[str]] = []
+        page.on("console", self._heard)
+        page.on("pageerror", lambda error: self.errors.append(f"uncaught: {error}"))
+
+    def _heard(self, message: ConsoleMessage) -> None:
+        if message.type in ("error", "warning"):
+            self.errors.append(f"{message.type}: {message.text} at {message.location.get('url')}")
+
+    def allow(self, pattern: str) -> None:
+        self.allowed.append(re.compile(pattern))
+
+    def unexpected(self) -> list[str]:
+        return [error for error in self.errors if not any(allowed.search(error) for allowed in self.allowed)]
+
+
+@pytest.fixture
+def tab(server: LiveConsole, new_context: object) -> Iterator[tuple[Page, BrowserConsole]]:
+    """A fresh browser window (no cookies) on the live console at 1280×800; fails on any console error."""
+    context: BrowserContext = new_context(base_url=server.url, viewport=DESKTOP)  # type: ignore[operator]
+    page = context.new_page()
+    console = BrowserConsole(page)
+    yield page, console
+    assert console.unexpected() == [], f"browser console errors (server log: {server.log})"
+
+
+#: Every visible piece of text whose colour against the background behind it falls short of WCAG 2.2 AA:
+#: 4.5:1, or 3:1 for large text (24px, or 18.66px bold).
+LOW_CONTRAST = """() => {
+  const rgb = (value) => {
+    const parts = value.match(/rgba?\\(([^)]+)\\)/)[1].split(",").map(Number);
+    return {r: parts[0], g: parts[1], b: parts[2], a: parts.length > 3 ? parts[3] : 1};
+  };
+  const channel = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+  const luminance = (c) => 0.2126 * channel(c.r) + 0.7152 * channel(c.g) + 0.0722 * channel(c.b);
+  const behind = (element) => {
+    for (; element; element = element.parentElement) {
+      const colour = rgb(getComputedStyle(element).backgroundColor);
+      if (colour.a === 1) return colour;
+    }
+    return {r: 255, g: 255, b: 255, a: 1};
+  };
+  const low = [];
+  for (const element of document.querySelectorAll("body *")) {
+    const texts = [...element.childNodes].filter((n) => n.nodeType === 3 && n.textContent.trim());
+    const style = getComputedStyle(element);
+    if (!texts.length || style.visibility === "hidden" || !element.getClientRects().length) continue;
+    const [a, b] = [luminance(rgb(style.color)), luminance(behind(element))];
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    const size = parseFloat(style.fontSize);
+    const large = size >= 24 || (parseInt(style.fontWeight) >= 700 && size >= 18.66);
+    if (ratio < (large ? 3 : 4.5)) low.push(element.tagName + " " + texts[0].textContent.trim() + ": " + ratio.toFixed(2));
+  }
+  return low;
+}"""
+
+
+def snapshot(page: Page, name: str) -> None:
+    """Save the page, having checked that all its text is readable."""
+    assert page.evaluate(LOW_CONTRAST) == [], f"text below WCAG AA contrast on {name}"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def sign_in(page: Page, username: str) -> None:
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+
+
+def test_a_township_admin_switches_on_the_notice_board_in_chinese_then_english(
+    tab: tuple[Page, BrowserConsole], server: LiveConsole,
+) -> None:
+    page, _console = tab
+    page.goto("/console/")
+    expect(page).to_have_url(re.compile(r"/console/sign-in\?next=%2Fconsole$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("登录土楼管理后台")
+    snapshot(page, "sign-in")
+    sign_in(page, "lin")
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("概览")
+    expect(page.locator(".who")).to_contain_text("lin")
+    expect(page.locator(".who")).to_contain_text("云溪镇")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="跳到正文")).to_be_focused()
+    snapshot(page, "overview")
+
+    page.get_by_role("navigation", name="主菜单").get_by_role("link", name="模块").click()
+    expect(page).to_have_url(re.compile(f"{YUNXI_MODULES}$"))
+    board = page.locator("#module-notices")
+    expect(board.locator(".badge")).to_have_text("未开启")
+    snapshot(page, "modules")
+
+    board.get_by_role("link", name="开启…").click()  # htmx brings the question into the card
+    question = board.get_by_role("heading", name=re.compile("确定为云溪镇开启"))
+    expect(question).to_be_focused()
+    expect(board).to_contain_text("notices:publish")
+    expect(page).to_have_url(re.compile(f"{YUNXI_MODULES}$"))
+    snapshot(page, "module-confirm")
+
+    board.get_by_role("button", name="确定开启").click()
+    expect(page.get_by_role("status")).to_have_text(re.compile("已为云溪镇开启.+。"))
+    expect(page.locator("#module-notices .badge")).to_have_text("已开启")
+    snapshot(page, "module-enabled")
+    states = httpx.get(f"{server.url}/api/v1/areas/{YUNXI_TOWN}/modules").json()
+    assert next(state for state in states if state["plugin"] == "notices")["enabled"] is True
+
+    page.get_by_role("button", name="English").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Modules of Yunxi Town")
+    menu = page.get_by_role("navigation", name="Main menu")
+    expect(menu.get_by_role("link", name="Overview")).to_be_visible()
+    expect(menu.get_by_role("link", name="Modules")).to_have_attribute("aria-current", "page")
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    expect(page.locator("#module-notices .badge")).to_have_text("On")
+    snapshot(page, "modules-english")
+    page.goto("/console/")
+    expect(page.get_by_role("heading", name="Your areas")).to_be_visible()  # the choice is remembered
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign in to the Tulou console")
+
+
+def test_the_console_fits_a_tablet(tab: tuple[Page, BrowserConsole]) -> None:
+    page, _console = tab
+    page.set_viewport_size(TABLET)
+    page.goto("/console/sign-in")
+    sign_in(page, "lin")
+    page.goto(YUNXI_MODULES)
+    menu = page.get_by_role("navigation", name="主菜单").bounding_box()
+    main = page.get_by_role("main").bounding_box()
+    assert menu is not None and main is not None and menu["y"] + menu["height"] <= main["y"]  # the menu sits above
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # nothing runs off the side
+    snapshot(page, "modules-tablet")
+    page.goto("/console/password")
+    expect(page.get_by_label("当前密码")).to_be_visible()
+    snapshot(page, "password-tablet")
+
+
+def test_another_townships_admin_cannot_reach_them_by_address(tab: tuple[Page, BrowserConsole]) -> None:
+    page, console = tab
+    page.goto(f"/console/sign-in?next=%2Fconsole%2Fmodules%2F{YUNXI_TOWN}")
+    sign_in(page, "mei")
+    expect(page.get_by_role("heading", level=1)).to_have_text("页面不存在")
+    console.allow(rf"status of 404 .* at {re.escape(page.url)}$")
+    assert "云溪镇" not in page.content()
+    snapshot(page, "not-found")
+    page.goto("/console/modules")
+    expect(page.get_by_role("heading", level=1)).to_have_text("梅林乡的模块")
+    page.goto("/console/")
+    expect(page.get_by_role("main")).not_to_contain_text("云溪镇")
+    snapshot(page, "overview-meilin")

@@ -1,0 +1,181 @@
+"""Every console route is guarded like the API: no session, no page; a role without the permission, 403;
+another township, 404. The routes are read from the app, so a new page cannot slip past unchecked.
+
+``tests/core/test_isolation_matrix.py`` does the same for the API and leaves ``/console`` to this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from litestar import Litestar, get
+from litestar.handlers.http_handlers import HTTPRouteHandler
+from litestar.params import FromPath
+from litestar.routes import HTTPRoute
+
+from tests.conftest import MEILIN_TOWNSHIP, YUNXI_TOWN, AppClient
+from tests.console.conftest import SIGN_IN, Browser, staff
+from tests.core.isolation import required_permission
+from tulou.identity.roles import BUILTIN_ROLES
+from tulou.plugins.registry import LITESTAR_OPTIONS_HANDLER
+from tulou.security.guards import signed_in
+from tulou.security.principal import ALL_PERMISSIONS
+
+CONSOLE = "/console"
+#: Open to anybody: signing in, the language switch (before signing in too) and the static files.
+PUBLIC_PAGES = {
+    "GET /console/sign-in", "POST /console/sign-in", "POST /console/language",
+    "GET /console/static/{file_path:path}", "HEAD /console/static/{file_path:path}",
+}
+#: Path parameter -> its value for a township: what a page names the township by.
+PATH_PARAMS: dict[str, Callable[[str], str]] = {
+    "area": lambda township: township,
+    "plugin": lambda _township: "notices",
+    "file_path": lambda _township: "console.css",
+}
+
+
+@dataclass(frozen=True)
+class Page:
+    key: str  # "METHOD path"
+    method: str
+    path_format: str
+    path_params: tuple[str, ...]
+    permission: str | None  # None: any signed-in caller
+
+    def url(self, township: str) -> str:
+        return self.path_format.format(**{name: PATH_PARAMS[name](township) for name in self.path_params})
+
+    @property
+    def names_an_area(self) -> bool:
+        return "area" in self.path_params
+
+
+def console_handlers(app: Litestar) -> list[tuple[str, HTTPRoute, HTTPRouteHandler]]:
+    return [
+        (f"{method} {route.path}", route, handler)
+        for route in app.routes if isinstance(route, HTTPRoute) and route.path.startswith(CONSOLE)
+        for method, (handler, _kwargs) in route.route_handler_map.items()
+        if handler.fn.__qualname__ != LITESTAR_OPTIONS_HANDLER
+    ]
+
+
+def unchecked(app: Litestar) -> list[str]:
+    """Why some console route cannot be checked: each line names the route and what to add."""
+    problems = []
+    for key, route, handler in console_handlers(app):
+        problems += [f"{key}: path parameter {name!r}: add it to PATH_PARAMS"
+                     for name in route.path_parameters if name not in PATH_PARAMS]
+        if bool(handler.opt.get("public")) != (key in PUBLIC_PAGES):
+            problems.append(f"{key}: public or not, it must be so in PUBLIC_PAGES too")
+        elif key not in PUBLIC_PAGES and required_permission(handler) is None and signed_in not in handler.resolve_guards():
+            problems.append(f"{key}: takes neither requires(...) nor signed_in")
+    return problems
+
+
+def pages(app: Litestar) -> list[Page]:
+    return [
+        Page(key, key.split(" ")[0], route.path_format, tuple(route.path_parameters), required_permission(handler))
+        for key, route, handler in console_handlers(app) if key not in PUBLIC_PAGES
+    ]
+
+
+async def send(browser: Browser, page: Page, township: str) -> Any:
+    if page.method == "GET":
+        return await browser.get(page.url(township))
+    return await browser.request(page.method, page.url(township), data={"_csrf": browser.form_token})
+
+
+def test_every_console_route_can_be_checked(make_app: Callable[..., Litestar]) -> None:
+    assert unchecked(make_app()) == []
+
+
+def test_the_check_notices_a_page_it_cannot_check(make_app: Callable[..., Litestar]) -> None:
+    @get("/console/villages/{village:str}", guards=[signed_in])
+    async def village_page(village: FromPath[str]) -> str: ...
+
+    @get("/console/open-door")
+    async def open_door() -> str: ...
+
+    app = make_app()
+    for handler in (village_page, open_door):
+        app.register(handler)
+    assert unchecked(app) == [
+        "GET /console/villages/{village:str}: path parameter 'village': add it to PATH_PARAMS",
+        "GET /console/open-door: takes neither requires(...) nor signed_in",
+    ]
+
+
+@pytest.fixture
+async def township_staff(console: AppClient, open_browser: Callable[[], Browser]) -> AsyncIterator[dict[str, Browser]]:
+    """A signed-in browser for every built-in role bound in Yunxi Town, and Meilin's township administrator's."""
+    browsers = {}
+    for role in BUILTIN_ROLES:
+        await staff(console, f"yunxi_{role.name}", role.name)
+        browsers[role.name] = open_browser()
+        assert (await browsers[role.name].sign_in(f"yunxi_{role.name}")).status_code == 303
+    await staff(console, "meilin_admin", "township_admin", MEILIN_TOWNSHIP)
+    browsers["meilin"] = open_browser()
+    assert (await browsers["meilin"].sign_in("meilin_admin")).status_code == 303
+    yield browsers
+
+
+async def test_without_a_session_every_page_sends_to_sign_in(console: AppClient, open_browser: Any) -> None:
+    stranger = open_browser()
+    await stranger.open(SIGN_IN)  # a form token of its own does not help
+    checked = pages(console.app)
+    assert {"GET /console", "POST /console/modules/{area:str}/{plugin:str}/enable"} <= {p.key for p in checked}
+    for page in checked:
+        response = await send(stranger, page, YUNXI_TOWN)
+        assert response.status_code == 303, page.key
+        assert response.headers["location"].startswith(SIGN_IN), page.key
+
+
+async def test_public_pages_answer_without_a_session(console: AppClient, open_browser: Any) -> None:
+    stranger = open_browser()
+    assert (await stranger.open(SIGN_IN)).status_code == 200
+    assert (await stranger.get(f"{CONSOLE}/static/console.css")).status_code == 200
+    assert (await stranger.submit(f"{CONSOLE}/language", {"lang": "en"})).status_code == 303
+
+
+async def test_a_role_without_the_permission_is_refused(console: AppClient, township_staff: dict[str, Browser]) -> None:
+    permissions = {role.name: set(await role_permissions(console, role.name)) for role in BUILTIN_ROLES}
+    refused = 0
+    for page in pages(console.app):
+        for role, browser in township_staff.items():
+            if role == "meilin" or page.permission is None:
+                continue
+            held = ALL_PERMISSIONS in permissions[role] or page.permission in permissions[role]
+            await browser.open(f"{CONSOLE}/password")  # a fresh form token
+            response = await send(browser, page, YUNXI_TOWN)
+            if held:
+                assert response.status_code in (200, 303), (page.key, role, response.text[:300])
+            else:
+                refused += 1
+                assert response.status_code == 403, (page.key, role)
+    assert refused >= 5 * len([p for p in pages(console.app) if p.permission])  # kiosk, auditor, staff...
+
+
+async def role_permissions(console: AppClient, role: str) -> list[str]:
+    from tulou.identity.accounts_models import Role
+
+    return (await Role.get(name=role)).permissions
+
+
+async def test_another_townships_pages_are_not_found(console: AppClient, township_staff: dict[str, Browser]) -> None:
+    meilin = township_staff["meilin"]
+    aimed = [page for page in pages(console.app) if page.names_an_area]
+    assert len(aimed) >= 5
+    for page in aimed:
+        await meilin.open(f"{CONSOLE}/password")
+        response = await send(meilin, page, YUNXI_TOWN)
+        assert response.status_code == 404, page.key
+        shown = response.text.replace(page.url(YUNXI_TOWN), "")  # the address asked for, echoed for the language switch
+        assert "云溪" not in shown and YUNXI_TOWN not in shown, page.key
+    for page in pages(console.app):
+        if page.method == "GET" and not page.names_an_area:
+            shown = await meilin.get(page.url(MEILIN_TOWNSHIP), follow_redirects=True)
+            assert shown.status_code == 200 and "云溪镇" not in shown.text, page.key

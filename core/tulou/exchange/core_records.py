@@ -14,7 +14,7 @@ import logging
 from typing import Any
 
 from tulou.areas.codes import is_within
-from tulou.exchange.feed import record_changes, take_turn
+from tulou.exchange.feed import Written, record_changes, take_turn
 from tulou.exchange.models import ChangeOp, Dataset, DatasetStatus, Record
 from tulou.exchange.validation import record_errors
 from tulou.exchange.versions import latest_version, validator_of
@@ -53,5 +53,5 @@ async def put_core_record(dataset_id: str, major: int, key: str, area: str, data
                                  "updated_by": actor})
         await record.save()
         op = ChangeOp.UPDATE
-    await record_changes(dataset_id, [(op, record)], actor)
+    await record_changes(dataset_id, [Written.of(op, record)], actor)
     return True

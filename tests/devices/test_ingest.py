@@ -143,10 +143,10 @@ async def test_a_full_queue_answers_503_with_retry_after(serve: Any) -> None:
         release, entered = asyncio.Event(), asyncio.Event()
         original = store.write
 
-        async def held_write(rows: Any, latest: Any, seen_at: Any) -> Any:
+        async def held_write(rows: Any, latest: Any, seen_at: Any, senders: Any = ()) -> Any:
             entered.set()
             await release.wait()
-            return await original(rows, latest, seen_at)
+            return await original(rows, latest, seen_at, senders)
 
         store.write = held_write
         first = asyncio.create_task(send(client, device["token"], {"readings": [{"values": {"moisture": 1}}] * 600}))
@@ -168,10 +168,10 @@ async def test_stopping_finishes_the_write_under_way_and_refuses_new_ones(client
     release, entered = asyncio.Event(), asyncio.Event()
     original = devices.store.write
 
-    async def held_write(rows: Any, latest: Any, seen_at: Any) -> Any:
+    async def held_write(rows: Any, latest: Any, seen_at: Any, senders: Any = ()) -> Any:
         entered.set()
         await release.wait()
-        return await original(rows, latest, seen_at)
+        return await original(rows, latest, seen_at, senders)
 
     devices.store.write = held_write
     under_way = asyncio.create_task(send(client, device["token"], {"values": {"moisture": 1}}))

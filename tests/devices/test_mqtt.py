@@ -376,13 +376,13 @@ async def test_a_message_that_breaks_the_check_holds_back_no_other(mqtt_client: 
     """Not the database but a fault no retry mends: that message is logged and left out, the rest stored."""
     from tulou.devices import mqtt_readings
 
-    def check_readings(readings: list[Any], *args: Any) -> Any:
+    async def check_sent(readings: list[Any], *args: Any) -> Any:
         if any(reading.values.get("temperature") == -39.5 for reading in readings):
             raise ValueError("a fault of ours")
-        return real_check(readings, *args)
+        return await real_check(readings, *args)
 
-    real_check = mqtt_readings.check_readings
-    monkeypatch.setattr(mqtt_readings, "check_readings", check_readings)
+    real_check = mqtt_readings.check_sent
+    monkeypatch.setattr(mqtt_readings, "check_sent", check_sent)
     device = await register_device(mqtt_client)
     async with device_link(broker, device) as connection:
         for temperature in (20, -39.5, 21):

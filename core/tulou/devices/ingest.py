@@ -13,7 +13,7 @@ many were stored. A device must not send those again, only fix or drop the refus
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,6 +22,7 @@ import jsonschema_rs
 from tortoise.exceptions import IntegrityError
 
 from tulou.devices.credentials import DeviceCredential
+from tulou.devices.gateways import GatewayChildren, Indexed
 from tulou.devices.models import DeviceModel, TelemetryProperty
 from tulou.devices.telemetry_schema import Check, PropertySpec, Rejected, compile_checks, parse_properties, values_schema
 from tulou.devices.telemetry_schemas import ReadingIn, TelemetryIn
@@ -121,7 +122,7 @@ def _message(reason: str, detail: dict[str, Any]) -> str:
         "no_values": lambda: _("A reading needs at least one value"),
         "timestamp_without_offset": lambda: _("Give the time with its offset from UTC"),
         "timestamp_in_future": lambda: _("The time is ahead of the server's clock"),
-        "device_not_allowed": lambda: _("This token may only send readings of its own device"),
+        "device_not_allowed": lambda: _("This token may only send readings of its own device and of those behind it"),
     }
     return messages[reason]()
 
@@ -143,9 +144,7 @@ def readings_of(body: TelemetryIn) -> list[ReadingIn]:
     return body.readings  # type: ignore[return-value]
 
 
-def _reading_problem(index: int, reading: ReadingIn, sender: str, now: datetime, ahead: timedelta) -> dict | None:
-    if reading.device is not None and reading.device != sender:
-        return _problem(index, None, "device_not_allowed")
+def _reading_problem(index: int, reading: ReadingIn, now: datetime, ahead: timedelta) -> dict | None:
     if not reading.values:
         return _problem(index, None, "no_values")
     if reading.t is not None:
@@ -196,15 +195,15 @@ def newest_rows(readings: list[tuple[Any, list[Row]]], properties: int) -> dict[
 
 
 def check_readings(
-    readings: list[ReadingIn], sender: DeviceCredential, model: CompiledModel, now: datetime, ahead: timedelta,
+    readings: Sequence[Indexed], device: DeviceCredential, model: CompiledModel, now: datetime, ahead: timedelta,
     encode_time: Callable[[datetime], Any],
 ) -> Checked:
-    """Turn readings into rows; a reading with any bad value is refused whole, with every reason."""
-    result, checks, device_id = Checked(), model.checks, sender.device_id
+    """Turn one device's readings into rows; a reading with any bad value is refused whole, with every reason."""
+    result, checks, device_id = Checked(), model.checks, device.device_id
     default_time = encode_time(now)
     accepted: list[tuple[Any, list[Row]]] = []
-    for index, reading in enumerate(readings):
-        if (problem := _reading_problem(index, reading, sender.uid, now, ahead)) is not None:
+    for index, reading in readings:
+        if (problem := _reading_problem(index, reading, now, ahead)) is not None:
             result.problems.append(problem)
             continue
         ts = default_time if reading.t is None else encode_time(reading.t)
@@ -217,6 +216,24 @@ def check_readings(
             result.rows.extend(rows)
     result.accepted = len(accepted)
     result.latest = newest_rows(accepted, len(checks))
+    return result
+
+
+async def check_sent(
+    readings: Sequence[ReadingIn], sender: DeviceCredential, gateways: GatewayChildren, models: ModelCache,
+    now: datetime, ahead: timedelta, encode_time: Callable[[datetime], Any],
+) -> Checked:
+    """Check what one sender sent: each reading against the model of the device it is of (the sender, or one
+    behind it when the sender is a gateway); a reading naming any other device is refused."""
+    assigned = await gateways.assign(readings, sender)
+    result = Checked(problems=[_problem(index, None, "device_not_allowed") for index in assigned.not_allowed])
+    for credential, indexed in assigned.by_device.values():
+        part = check_readings(indexed, credential, await models.for_device(credential), now, ahead, encode_time)
+        result.rows += part.rows
+        result.latest.update(part.latest)  # keyed by device: no two devices' entries meet
+        result.accepted += part.accepted
+        result.problems += part.problems
+    result.problems.sort(key=lambda problem: problem["index"])
     return result
 
 

@@ -95,8 +95,9 @@ class Device(Model):
 
     Its token is kept only as a SHA-256 digest. ``last_seen_at`` is when the server
     last stored a reading from it, which the status job compares with the heartbeat.
-    ``refused_count`` counts what it sent over MQTT that was refused, where no answer
-    could say so (see :class:`DeviceErrorRecord`).
+    ``refused_count`` counts what it sent that was refused (see :class:`DeviceErrorRecord`).
+    ``gateway`` is the gateway that may send readings on its behalf, for a device with
+    no connection of its own (a LoRa or RS-485 sensor behind a village gateway).
     """
 
     id = fields.IntField(primary_key=True)
@@ -123,6 +124,9 @@ class Device(Model):
     provisioning_key: fields.ForeignKeyNullableRelation[ProvisioningKey] = fields.ForeignKeyField(
         "tulou.ProvisioningKey", related_name="devices", null=True, on_delete=fields.SET_NULL
     )
+    gateway: fields.ForeignKeyNullableRelation[Device] = fields.ForeignKeyField(
+        "tulou.Device", related_name="children", null=True, on_delete=fields.SET_NULL
+    )
     last_seen_at = fields.DatetimeField(null=True, db_index=True)
     refused_count = fields.IntField(default=0)
     created_by = fields.CharField(max_length=100)
@@ -132,6 +136,7 @@ class Device(Model):
     area_id: str
     organisation_id: int | None
     provisioning_key_id: int | None
+    gateway_id: int | None
 
     class Meta:
         table = "core_device"

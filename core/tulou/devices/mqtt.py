@@ -272,7 +272,7 @@ class MqttIngest:
                 if outcome.unknown:
                     log.warning("MQTT messages of devices the registry does not have, dropped: %s",
                                 dict(outcome.unknown))
-                await self._retrying(lambda: self.writer.write(outcome.rows, outcome.latest), window)
+                await self._retrying(lambda: self.writer.write(outcome.rows, outcome.latest, outcome.senders), window)
                 if outcome.refusals:
                     await self._retrying(lambda: record_refusals(outcome.refusals), window)
             window.release(ticket)

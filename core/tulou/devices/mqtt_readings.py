@@ -24,7 +24,8 @@ from tulou.devices import clock
 from tulou.devices.broker import device_of
 from tulou.devices.credentials import DeviceCredential, credential_of
 from tulou.devices.device_errors import Refusal
-from tulou.devices.ingest import ModelCache, check_readings, readings_of
+from tulou.devices.gateways import GatewayChildren
+from tulou.devices.ingest import ModelCache, check_sent, readings_of
 from tulou.devices.models import Device, DeviceStatus
 from tulou.devices.mqtt_wire import Publication
 from tulou.devices.telemetry_schemas import ReadingIn, TelemetryIn
@@ -44,6 +45,7 @@ class Outcome:
     rows: list[Row] = field(default_factory=list)
     latest: dict[tuple[int, int], Row] = field(default_factory=dict)
     accepted: int = 0
+    senders: set[int] = field(default_factory=set)
     refusals: list[Refusal] = field(default_factory=list)
     unknown: Counter[str] = field(default_factory=Counter)
 
@@ -71,7 +73,7 @@ class Senders:
 
 @dataclass
 class _Sent:
-    """One device's readings in a batch, in arrival order, and where each message's readings start."""
+    """One sender's readings in a batch, in arrival order, and where each message's readings start."""
 
     device_id: int
     readings: list[ReadingIn] = field(default_factory=list)
@@ -100,9 +102,10 @@ class MessageChecker:
     """Checks batches of messages against their senders' models, as :class:`~tulou.devices.runtime.DeviceRuntime`
     checks requests: each device's readings of a batch in one go, as if one request had brought them."""
 
-    def __init__(self, senders: Senders, models: ModelCache, settings: DeviceSettings,
+    def __init__(self, senders: Senders, gateways: GatewayChildren, models: ModelCache, settings: DeviceSettings,
                  encode_time: Callable[[datetime], Any]) -> None:
         self.senders = senders
+        self.gateways = gateways
         self.models = models
         self.settings = settings
         self.encode_time = encode_time
@@ -112,8 +115,9 @@ class MessageChecker:
         sent = await self._sorted(messages, outcome, now)
         ahead = timedelta(seconds=self.settings.future_tolerance_seconds)
         for credential, by_device in sent.values():
-            checked = check_readings(by_device.readings, credential, await self.models.for_device(credential), now,
-                                     ahead, self.encode_time)
+            checked = await check_sent(by_device.readings, credential, self.gateways, self.models, now, ahead,
+                                       self.encode_time)
+            outcome.senders.add(credential.device_id)
             outcome.rows += checked.rows
             outcome.latest.update(checked.latest)  # keyed by device: no two entries of the batch meet
             outcome.accepted += checked.accepted

@@ -157,7 +157,7 @@ async def claim(secret: str | None, data: ClaimIn, rekeyed: Rekeyed | None = Non
     key = await _key_for(secret)
     model: DeviceModel = key.model
     serial = data.serial_number.strip()
-    existing = await Device.get_or_none(model_id=model.id, serial_number=serial)
+    existing = await Device.get_or_none(model_id=model.id, serial_number=serial).select_related("gateway")
     if existing is not None:
         return await _reclaim(key, existing, rekeyed)
     fields = {

@@ -19,6 +19,7 @@ from tortoise.functions import Max
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
+from tulou.areas.codes import township_code
 from tulou.audit.service import record_audit
 from tulou.devices.catalogue import get_model
 from tulou.devices.credentials import new_device_token, new_device_uid
@@ -40,7 +41,7 @@ def visible_devices(principal: Principal) -> QuerySet[Device]:
 
 async def get_device(principal: Principal, uid: str) -> Device:
     """One device with its model, or 404 when absent or outside the caller's areas."""
-    device = await visible_devices(principal).get_or_none(uid=uid).select_related("model")
+    device = await visible_devices(principal).get_or_none(uid=uid).select_related("model", "gateway")
     if device is None:
         raise NotFound(_("Device not found"), field="device_id")
     return device
@@ -53,6 +54,25 @@ async def owner_in_scope(principal: Principal, organisation_id: int | None) -> i
     if not await Organisation.filter(within(principal, "area_id"), id=organisation_id).exists():
         raise Invalid(_("Organisation %(id)s does not exist") % {"id": organisation_id}, field="owner")
     return organisation_id
+
+
+async def gateway_for(principal: Principal, uid: str | None, village: str, device: Device | None = None) -> Device | None:
+    """The gateway ``uid`` names for a device in ``village``, if the caller can see it and it may relay for it;
+    422 otherwise. A gateway relays for devices of its own township, and is not itself behind another."""
+    if uid is None:
+        return None
+    gateway = await visible_devices(principal).get_or_none(uid=uid).select_related("model")
+    if gateway is None:
+        raise Invalid(_("Device %(id)s does not exist") % {"id": uid}, field="gateway")
+    if gateway.model.category != "gateway":
+        raise Invalid(_("Device %(id)s is not a gateway") % {"id": uid}, field="gateway")
+    if device is not None and (device.id == gateway.id or device.model.category == "gateway"):
+        raise Invalid(_("A gateway cannot send through another gateway"), field="gateway")
+    if gateway.status is DeviceStatus.DECOMMISSIONED:
+        raise Invalid(_("Device %(id)s is decommissioned") % {"id": uid}, field="gateway")
+    if township_code(gateway.area_id) != township_code(village):
+        raise Invalid(_("The gateway is in another township"), field="gateway")
+    return gateway
 
 
 def coordinates(location: Point | None) -> dict[str, float | None]:
@@ -89,11 +109,16 @@ async def create_device(principal: Principal, data: DeviceIn) -> tuple[Device, s
     village = await area_in_scope(principal, data.area, "area", village=True)
     model = await _model_for(data.model)
     owner = await owner_in_scope(principal, data.owner)
-    return await insert_device(principal, model, {
+    if data.gateway is not None and model.category == "gateway":
+        raise Invalid(_("A gateway cannot send through another gateway"), field="gateway")
+    gateway = await gateway_for(principal, data.gateway, village.code)
+    device, token = await insert_device(principal, model, {
         "serial_number": data.serial_number.strip(), "name": data.name.strip(), "area": village,
         "organisation_id": owner, "install_date": data.date_installed, "firmware_version": data.firmware_version,
-        **coordinates(data.location),
+        "gateway": gateway, **coordinates(data.location),
     })
+    device.gateway = gateway  # type: ignore[assignment]
+    return device, token
 
 
 async def _model_for(key: str) -> DeviceModel:
@@ -117,7 +142,7 @@ async def list_devices(
         query = query.filter(status=state)
     if connection is not None:
         query = query.filter(connection=connection)
-    found = await query.select_related("model").order_by("id").offset(offset).limit(limit)
+    found = await query.select_related("model", "gateway").order_by("id").offset(offset).limit(limit)
     return found, await query.count()
 
 
@@ -136,6 +161,10 @@ async def _changes(principal: Principal, device: Device, patch: DevicePatch) -> 
         changes["install_date"] = given["date_installed"]
     if "firmware_version" in given:
         changes["firmware_version"] = given["firmware_version"]
+    if "gateway" in given or "area_id" in changes:
+        gateway_uid = given["gateway"] if "gateway" in given else (device.gateway.uid if device.gateway_id else None)
+        gateway = await gateway_for(principal, gateway_uid, changes.get("area_id", device.area_id), device)
+        changes["gateway_id"] = gateway.id if gateway is not None else None
     return {name: value for name, value in changes.items() if getattr(device, name) != value}
 
 
@@ -148,6 +177,8 @@ async def update_device(principal: Principal, uid: str, patch: DevicePatch) -> D
     async with in_transaction():
         await Device.filter(id=device.id).update(**changes)
         await _audit(principal, "device.changed", device, {name: str(value) for name, value in changes.items()})
+    if "gateway_id" in changes:
+        await principals_changed()  # the old gateway stops relaying for it at once
     return await get_device(principal, uid)
 
 
@@ -220,6 +251,7 @@ def device_out(device: Device, last_value: datetime | None = None) -> DeviceOut:
         device_state=device.status.value, connection_state=device.connection.value,
         date_last_value_reported=last_value, last_seen=device.last_seen_at,
         controlled_property=sorted(model.properties), date_created=device.created_at,
+        gateway=device.gateway.uid if device.gateway_id is not None else None,
     )
 
 

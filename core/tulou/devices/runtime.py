@@ -20,7 +20,8 @@ from tulou.devices.broker_accounts import BrokerAccounts
 from tulou.devices.catalogue import sync_plugin_models
 from tulou.devices.credentials import DeviceCredential, DeviceTokenCache
 from tulou.devices.events import announce
-from tulou.devices.ingest import ModelCache, RejectedReadings, check_readings, readings_of
+from tulou.devices.gateways import GatewayChildren
+from tulou.devices.ingest import ModelCache, RejectedReadings, check_sent, readings_of
 from tulou.devices.models import Device, DeviceEventRecord, DeviceStatus
 from tulou.devices.mqtt import MqttIngest
 from tulou.devices.mqtt_readings import MessageChecker, Senders
@@ -44,6 +45,7 @@ class DeviceRuntime:
         self.store = store_for(platform.settings.is_postgres)
         self.tokens = DeviceTokenCache(platform.principal_cache.signal)
         self.models = ModelCache()
+        self.gateways = GatewayChildren(platform.principal_cache.signal)
         self.rules = RuleBook(platform.principal_cache.signal)
         self.alerts = AlertWatch(platform, self.store, self.rules)
         self.writer = TelemetryWriter(self.store, self.settings, self.announce, self.alerts.readings_stored)
@@ -51,8 +53,8 @@ class DeviceRuntime:
         self.accounts = BrokerAccounts(mqtt) if mqtt.enabled else None
         self.mqtt: MqttIngest | None = None
         if mqtt.enabled:
-            checker = MessageChecker(Senders(platform.principal_cache.signal), self.models, self.settings,
-                                     self.store.encode_time)
+            checker = MessageChecker(Senders(platform.principal_cache.signal), self.gateways, self.models,
+                                     self.settings, self.store.encode_time)
             self.mqtt = MqttIngest(mqtt, checker, self.writer, platform.settings.data_dir,
                                    platform.settings.default_locale)
         self.initial_reconcile: asyncio.Task[None] | None = None
@@ -122,10 +124,10 @@ class DeviceRuntime:
         if len(readings) > self.settings.max_readings_per_request:
             limit = self.settings.max_readings_per_request
             raise Invalid(_("A batch holds %(limit)d readings at most") % {"limit": limit}, field="readings")
-        model = await self.models.for_device(sender)
         ahead = timedelta(seconds=self.settings.future_tolerance_seconds)
-        checked = check_readings(readings, sender, model, clock.now(), ahead, self.store.encode_time)
-        await self.writer.write(checked.rows, checked.latest)
+        checked = await check_sent(readings, sender, self.gateways, self.models, clock.now(), ahead,
+                                   self.store.encode_time)
+        await self.writer.write(checked.rows, checked.latest, senders=(sender.device_id,))
         if checked.problems:
             refused = len({problem["index"] for problem in checked.problems})
             raise RejectedReadings(checked.accepted, refused, checked.problems)

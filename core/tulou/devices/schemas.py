@@ -96,6 +96,7 @@ class DeviceIn(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
     location: Point | None = None
     date_installed: date | None = None
     firmware_version: Firmware = ""
+    gateway: DeviceId | None = None
 
 
 class DevicePatch(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
@@ -107,6 +108,7 @@ class DevicePatch(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
     location: Point | None | msgspec.UnsetType = msgspec.UNSET
     date_installed: date | None | msgspec.UnsetType = msgspec.UNSET
     firmware_version: Firmware | msgspec.UnsetType = msgspec.UNSET
+    gateway: DeviceId | None | msgspec.UnsetType = msgspec.UNSET
 
 
 class DeviceOut(msgspec.Struct, rename="camel"):
@@ -129,6 +131,7 @@ class DeviceOut(msgspec.Struct, rename="camel"):
     last_seen: datetime | None
     controlled_property: list[str]
     date_created: datetime
+    gateway: str | None = None
     type: str = "Device"
 
 

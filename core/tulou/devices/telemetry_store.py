@@ -66,9 +66,11 @@ class TelemetryStore(Protocol):
 
     def decode_time(self, stored: Any) -> datetime: ...
 
-    async def write(self, rows: Sequence[Row], latest: Sequence[Row], seen_at: datetime) -> list[DeviceEventRecord]:
+    async def write(self, rows: Sequence[Row], latest: Sequence[Row], seen_at: datetime,
+                    senders: Iterable[int] = ()) -> list[DeviceEventRecord]:
         """Store the rows, move the latest values to ``latest`` (one row per device and property, in key order,
-        so concurrent writers lock rows in one order), mark the senders seen; the connection events it caused."""
+        so concurrent writers lock rows in one order), mark the devices of the rows and the ``senders`` (a
+        gateway relaying them) seen; the connection events it caused."""
 
     async def series(self, query: SeriesQuery) -> list[SeriesPoint]: ...
 
@@ -106,8 +108,9 @@ class PostgresTelemetryStore:
     def decode_time(self, stored: datetime) -> datetime:
         return stored
 
-    async def write(self, rows: Sequence[Row], latest: Sequence[Row], seen_at: datetime) -> list[DeviceEventRecord]:
-        devices = sorted({row[0] for row in latest})
+    async def write(self, rows: Sequence[Row], latest: Sequence[Row], seen_at: datetime,
+                    senders: Iterable[int] = ()) -> list[DeviceEventRecord]:
+        devices = sorted({row[0] for row in latest}.union(senders))
         async with in_transaction() as client:
             async with client.acquire_connection() as connection:
                 await connection.copy_records_to_table(RAW_TABLE, records=rows, columns=RAW_COLUMNS)
@@ -168,10 +171,11 @@ class SqliteTelemetryStore:
     def decode_time(self, stored: int) -> datetime:
         return EPOCH + stored * MICROSECOND
 
-    async def write(self, rows: Sequence[Row], latest: Sequence[Row], seen_at: datetime) -> list[DeviceEventRecord]:
+    async def write(self, rows: Sequence[Row], latest: Sequence[Row], seen_at: datetime,
+                    senders: Iterable[int] = ()) -> list[DeviceEventRecord]:
         # The latest table is the ORM's, which keeps time as ISO text in UTC: compared as text, it sorts as time.
         latest = [(d, p, self.decode_time(ts), v, t) for d, p, ts, v, t in latest]
-        devices = sorted({row[0] for row in latest})
+        devices = sorted({row[0] for row in latest}.union(senders))
         async with in_transaction() as client:
             await client.execute_many(self.INSERT, rows)
             hours = sorted({t - t % HOUR_MICROSECONDS for t in _times(rows)})

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,10 +40,12 @@ class _Group:
 
     rows: list[Row] = field(default_factory=list)
     latest: dict[tuple[int, int], Row] = field(default_factory=dict)
+    senders: set[int] = field(default_factory=set)
     waiting: list[asyncio.Future[None]] = field(default_factory=list)
 
-    def add(self, rows: Sequence[Row], latest: Mapping[tuple[int, int], Row]) -> None:
+    def add(self, rows: Sequence[Row], latest: Mapping[tuple[int, int], Row], senders: Iterable[int]) -> None:
         self.rows.extend(rows)
+        self.senders.update(senders)
         held = self.latest
         for key, row in latest.items():
             if key not in held or held[key][2] <= row[2]:
@@ -96,9 +98,11 @@ class TelemetryWriter:
         while self._announcing:
             await asyncio.gather(*self._announcing, return_exceptions=True)
 
-    async def write(self, rows: Sequence[Row], latest: Mapping[tuple[int, int], Row]) -> None:
+    async def write(self, rows: Sequence[Row], latest: Mapping[tuple[int, int], Row],
+                    senders: Iterable[int] = ()) -> None:
         """Queue ``rows`` (``latest``: the newest of each property among them) and return once they are
-        committed; 503 if the queue is full or the write failed."""
+        committed; 503 if the queue is full or the write failed. ``senders`` are marked seen with the
+        devices the rows are of: a gateway is heard from when it relays others' readings."""
         if not rows:
             return
         if self._task is None or self._stopping:
@@ -106,7 +110,7 @@ class TelemetryWriter:
         if len(self._group.rows) + len(rows) > self.settings.max_pending_rows:
             raise Overloaded(_("Too many readings are waiting to be stored; retry in a moment"))
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._group.add(rows, latest)
+        self._group.add(rows, latest, senders)
         self._group.waiting.append(done)
         self._wake.set()
         await asyncio.shield(done)
@@ -126,7 +130,8 @@ class TelemetryWriter:
         group, self._group = self._group, _Group()
         self._wake.clear()
         try:
-            events = await self.store.write(group.rows, [group.latest[key] for key in sorted(group.latest)], clock.now())
+            latest = [group.latest[key] for key in sorted(group.latest)]
+            events = await self.store.write(group.rows, latest, clock.now(), group.senders)
         except Exception as error:  # noqa: BLE001 - every waiting request is told, none is acknowledged
             log.error("telemetry write of %d rows failed: %s", len(group.rows), describe_error(error))
             failure = Unavailable(_("Telemetry cannot be stored now; retry later"))

@@ -4,22 +4,24 @@ and decide on requests, revoke agreements and send dead deliveries again through
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from typing import Any
-
 import pytest
 
-from tests.conftest import ADMIN, MEILIN_TOWNSHIP, SHANGPING_VILLAGE, YUNXI_TOWN, AppClient
+from tests.conftest import ADMIN, DEMO_COUNTY, MEILIN_TOWNSHIP, SHANGPING_VILLAGE, YUNXI_TOWN, AppClient
 from tests.console.conftest import Browser, staff
 from tests.console.sharing_data import DATASET, PURPOSE, ZHULIN_VILLAGE, YunxiSharing, yunxi_sharing
 from tests.core.test_accounts import PASSWORD
-from tests.exchange.conftest import bearer
+from tests.exchange.conftest import PLOTS_SCHEMA, bearer, organisation, plot
 from tulou.audit.models import AuditEntry
 from tulou.exchange.models import Agreement, AgreementStatus, Delivery, DeliveryStatus
 
 COOPERATIVE = "竹林茶叶合作社"
 GOVERNMENT = "云溪镇人民政府"
 SUBSCRIPTION_URL = "https://hooks.example.org/plots"
+MEILIN_VILLAGE = "350899200201"
+#: A catalogue row: the dataset's link, then its last cell, the records counted.
+CATALOGUE_ROW = re.compile(r'<tr>\s*<td><a href="/console/datasets/([^"]+)">.*?<td>([^<]*)</td>\s*</tr>', re.S)
 
 
 async def signed_in(open_browser: Callable[[], Browser], username: str, english: bool = True) -> Browser:
@@ -57,17 +59,46 @@ def subscription_page(sharing: YunxiSharing) -> str:
     return f"/console/subscriptions/{DATASET}/{sharing.subscription}"
 
 
-async def test_the_catalogue_lists_what_the_api_lists_and_counts_only_readable_records(
-    console: AppClient, lin: Browser, mei: Browser,
-) -> None:
+async def api_catalogue(console: AppClient, username: str) -> set[str]:
+    token = await console.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})
+    listed = await console.get("/api/v1/datasets/", headers=bearer(token.json()["access_token"]))
+    assert listed.status_code == 200, listed.text
+    return {dataset["id"] for dataset in listed.json()}
+
+
+def console_catalogue(page: str) -> dict[str, str]:
+    """Each dataset the catalogue page lists, with the records it counts."""
+    return dict(CATALOGUE_ROW.findall(page))
+
+
+async def test_the_catalogue_lists_what_the_api_lists(console: AppClient, lin: Browser, mei: Browser) -> None:
     page = (await lin.open("/console/datasets")).text
-    assert f'href="/console/datasets/{DATASET}"' in page and "Township plots" in page and GOVERNMENT in page
-    assert "<td>2</td>" in page  # both records lie in Yunxi
-    listed = await console.get("/api/v1/datasets/", headers=ADMIN)
-    assert listed.status_code == 200
+    assert "Township plots" in page and GOVERNMENT in page
+    assert console_catalogue(page)[DATASET] == "2"  # both records lie in Yunxi
+    assert set(console_catalogue(page)) == await api_catalogue(console, "lin")
     elsewhere = (await mei.open("/console/datasets")).text
+    assert set(console_catalogue(elsewhere)) == await api_catalogue(console, "mei")
     assert DATASET not in elsewhere and GOVERNMENT not in elsewhere and "云溪镇" not in elsewhere
     assert (await mei.open(f"/console/datasets/{DATASET}")).status_code == 404
+
+
+async def test_a_county_wide_dataset_counts_each_township_its_own_records(
+    console: AppClient, lin: Browser, mei: Browser,
+) -> None:
+    bureau = await organisation(console, "县水利局", "department", DEMO_COUNTY)
+    declared = await console.post("/api/v1/datasets/", headers=ADMIN, json={
+        "id": "county.wells", "title": {"zh_CN": "水井", "en": "Wells"}, "classification": "public",
+        "schema": PLOTS_SCHEMA, "owner": bureau, "manager": bureau, "area": DEMO_COUNTY,
+    })
+    assert declared.status_code == 201, declared.text
+    for key, village in (("w-1", SHANGPING_VILLAGE), ("w-2", ZHULIN_VILLAGE), ("w-3", MEILIN_VILLAGE)):
+        written = await console.post("/api/v1/datasets/county.wells/records/", headers=ADMIN,
+                                     json={"id": key, "area": village, "data": plot(key)})
+        assert written.status_code == 201, written.text
+    assert console_catalogue((await lin.open("/console/datasets")).text)["county.wells"] == "2"
+    assert console_catalogue((await mei.open("/console/datasets")).text)["county.wells"] == "1"
+    changes = (await mei.open("/console/datasets/county.wells")).text
+    assert "<code>w-3</code>" in changes and "<code>w-1</code>" not in changes and "<code>w-2</code>" not in changes
 
 
 async def test_a_dataset_page_shows_schema_keepers_sharing_and_changes(lin: Browser, sharing: YunxiSharing) -> None:
@@ -102,7 +133,7 @@ async def test_another_township_never_sees_the_request_nor_decides_it(mei: Brows
 
 
 async def test_approving_narrower_than_asked_grants_exactly_that_and_is_audited(
-    console: AppClient, lin: Browser, sharing: YunxiSharing,
+    console: AppClient, lin: Browser, sharing: YunxiSharing, open_browser: Callable[[], Browser],
 ) -> None:
     listed = (await lin.open("/console/sharing")).text
     assert COOPERATIVE in listed and PURPOSE in listed and f'href="{request_page(sharing)}"' in listed
@@ -122,6 +153,12 @@ async def test_approving_narrower_than_asked_grants_exactly_that_and_is_audited(
     token = await console.post("/api/v1/auth/token", json={"username": "zhulin_clerk", "password": PASSWORD})
     records = await console.get(f"/api/v1/datasets/{DATASET}/records/", headers=bearer(token.json()["access_token"]))
     assert [(item["id"], item["data"]) for item in records.json()["items"]] == [("zl-1", {"crop": "tea", "area_mu": 2.5})]
+    await AuditEntry.filter(action="exchange.read").delete()
+    clerk = await signed_in(open_browser, "zhulin_clerk")
+    page = (await clerk.open(f"/console/datasets/{DATASET}")).text
+    assert "<code>zl-1</code>" in page and "<code>sp-1</code>" not in page
+    [read] = await AuditEntry.filter(action="exchange.read")  # shown under the agreement: audited as the API's reads
+    assert read.purpose == PURPOSE and read.detail["path"] == f"/console/datasets/{DATASET}"
 
 
 async def test_the_decision_forms_report_errors_next_to_their_fields(lin: Browser, sharing: YunxiSharing) -> None:

@@ -69,8 +69,8 @@ class SubscriptionPagesController(Controller):
             return await self._subscription(request, dataset_id, subscription_id, error=refused.detail, status=409)
         return see_other(f"{self.path}/{dataset_id}/{subscription_id}?retried={delivery_id}")
 
-    async def _subscription(self, request: Request, dataset_id: str, subscription_id: int, *, retried: int | None = None,
-                            error: str | None = None, status: int = 200) -> Any:
+    async def _subscription(self, request: Request, dataset_id: str, subscription_id: int, *,
+                            retried: int | None = None, error: str | None = None, status: int = 200) -> Any:
         detail = await subscriptions.subscription_detail(await caller(request), dataset_id, subscription_id)
         return await page(request, "subscription.html", status=status, detail=detail, retried=retried, error=error,
                           delivery_state=subscriptions.delivery_state, state_label=subscriptions.state_label)

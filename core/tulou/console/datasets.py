@@ -97,7 +97,8 @@ async def catalogue(principal: Principal, reader: Principal | None) -> list[Data
     found = await list_datasets(principal)
     majors = await _latest_majors(found)
     return [
-        DatasetRow(dataset, in_page_language(dataset.title), await readable_records(reader, dataset, majors.get(dataset.id)))
+        DatasetRow(dataset, in_page_language(dataset.title),
+                   await readable_records(reader, dataset, majors.get(dataset.id)))
         for dataset in found
     ]
 

@@ -67,7 +67,7 @@ def state_of(agreement: Agreement, moment: datetime) -> str:
 
 
 async def views_of(principal: Principal, found: list[Agreement], may_decide: bool) -> list[AgreementView]:
-    """``found`` (with dataset and grantee fetched) as pages show them; ``may_decide``: the caller holds ``agreement:decide``."""
+    """``found`` (dataset and grantee fetched) as pages show them; ``may_decide``: the caller holds ``agreement:decide``."""
     moment = now()
     names = await actor_names({agreement.requested_by for agreement in found})
     return [

@@ -71,7 +71,8 @@ async def managed_subscriptions(principal: Principal) -> list[SubscriptionRow]:
     rows = []
     for dataset in await list_datasets(principal):
         title = in_page_language(dataset.title)
-        rows += [SubscriptionRow(dataset, title, found) for found in await subscriptions.list_subscriptions(principal, dataset.id)]
+        managed = await subscriptions.list_subscriptions(principal, dataset.id)
+        rows += [SubscriptionRow(dataset, title, found) for found in managed]
     counts = await _counts([row.subscription for row in rows])
     for row in rows:
         row.counts = counts[row.subscription.id]
@@ -90,4 +91,5 @@ async def subscription_detail(principal: Principal, dataset_id: str, subscriptio
     """A subscription the caller manages and its latest deliveries; 404 for any other, as the API answers."""
     managed = await subscriptions.managed_subscription(principal, dataset_id, subscription_id)
     deliveries = await subscriptions.list_deliveries(principal, dataset_id, subscription_id, None, RECENT_DELIVERIES, 0)
-    return SubscriptionDetail(managed.dataset, in_page_language(managed.dataset.title), managed.subscription, deliveries)
+    title = in_page_language(managed.dataset.title)
+    return SubscriptionDetail(managed.dataset, title, managed.subscription, deliveries)

@@ -20,15 +20,15 @@ from tulou.console.layout import CONSOLE, page, see_other
 from tulou.console.templating import area_label
 from tulou.errors import NotFound, Problem
 from tulou.exchange import agreements
-from tulou.exchange.schemas import ApprovalIn
+from tulou.exchange.schemas import ApprovalIn, Note
 from tulou.i18n import gettext as _
 from tulou.identity.routes import caller
 from tulou.security.guards import requires, signed_in
 
 DECIDE_PERMISSION = "agreement:decide"
 DECIDE = requires(DECIDE_PERMISSION)
-#: A note's longest, as the API's ``note`` allows.
-LONGEST_NOTE = 1000
+#: A note's longest: what the API's ``note`` allows.
+LONGEST_NOTE: int = Note.__metadata__[0].max_length  # type: ignore[attr-defined]
 DONE = ("approved", "rejected", "revoked")
 #: The approval form's fields, where a refusal naming one is shown; any other refusal shows above the form.
 APPROVAL_FIELDS = ("fields", "areas", "note")
@@ -45,10 +45,6 @@ def note_error(note: str, required: bool) -> str | None:
     if len(note) > LONGEST_NOTE:
         return _("At most %(count)d characters") % {"count": LONGEST_NOTE}
     return None
-
-
-async def _form(request: Request) -> Any:
-    return await request.form()
 
 
 class SharingRequestsController(Controller):
@@ -68,7 +64,7 @@ class SharingRequestsController(Controller):
 
     @post("/{agreement_id:int}/approve", guards=[DECIDE])
     async def approve(self, request: Request, agreement_id: FromPath[int]) -> Any:
-        form = await _form(request)
+        form = await request.form()
         fields, areas, note = form.getall("fields", []), form.getall("areas", []), str(form.get("note", "")).strip()
         chosen = {"fields": fields, "areas": areas, "note": note}
         if error := note_error(note, required=False):
@@ -86,7 +82,7 @@ class SharingRequestsController(Controller):
 
     @post("/{agreement_id:int}/reject", guards=[DECIDE])
     async def reject(self, request: Request, agreement_id: FromPath[int]) -> Any:
-        reason = str((await _form(request)).get("reason", "")).strip()
+        reason = str((await request.form()).get("reason", "")).strip()
         if error := note_error(reason, required=True):
             return await self._decision(request, agreement_id, errors={"reason": error}, reason=reason, status=422)
         try:
@@ -130,7 +126,7 @@ class AgreementPagesController(Controller):
 
     @post("/{agreement_id:int}/revoke", guards=[DECIDE])
     async def revoke(self, request: Request, agreement_id: FromPath[int]) -> Any:
-        reason = str((await _form(request)).get("reason", "")).strip()
+        reason = str((await request.form()).get("reason", "")).strip()
         if error := note_error(reason, required=False):
             return await self._confirmation(request, agreement_id, errors={"reason": error}, reason=reason, status=422)
         try:

@@ -18,6 +18,7 @@ from tests.conftest import (
     MEILIN_TOWNSHIP, TEST_BLIND_INDEX_KEY, TEST_ENCRYPTION_KEYS, YUNXI_TOWN, builtin_plugins, running_app,
     settings_for,
 )
+from tests.console.sharing_data import yunxi_sharing
 from tests.core.test_accounts import account
 from tests.serverprocess import TulouServer, operator_environment
 from tulou.web.app import create_app
@@ -41,11 +42,13 @@ class LiveConsole:
 
 
 async def _prepare(database_url: str, directory: Path) -> None:
-    """The demo county, Yunxi's administrator ``lin`` and Meilin's ``mei``."""
+    """The demo county, Yunxi's administrator ``lin`` (staff of its government, which keeps a dataset
+    a cooperative asks to read) and Meilin's ``mei``."""
     app = create_app(plugins=builtin_plugins(), **settings_for(database_url, directory))
     async with running_app(app) as client:
-        await account(client, "lin", "township_admin", YUNXI_TOWN)
+        lin = await account(client, "lin", "township_admin", YUNXI_TOWN)
         await account(client, "mei", "township_admin", MEILIN_TOWNSHIP)
+        await yunxi_sharing(client, keepers=[lin])
 
 
 @contextmanager

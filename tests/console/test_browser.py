@@ -1,8 +1,9 @@
 """The console in a real browser (Debian's Chromium, driven by Playwright) against a real ``tulou serve``.
 
 A township administrator signs in, switches the notice board on for her township and
-switches the console to English; another township's administrator cannot reach her
-pages by their address. Any browser console error fails the test, but for the 404
+switches the console to English; she approves a cooperative's request to read her
+township's dataset, narrower than asked; another township's administrator cannot reach
+her pages by their address. Any browser console error fails the test, but for the 404
 that the second test provokes on purpose. Each page is saved as a screenshot under
 ``tests/output/screenshots/``.
 """
@@ -18,6 +19,7 @@ import pytest
 from playwright.sync_api import BrowserContext, ConsoleMessage, Page, expect
 
 from tests.conftest import YUNXI_TOWN, copy_of_template
+from tests.console.sharing_data import DATASET
 from tests.console.live import LiveConsole, live_console, off_the_loop
 from tests.core.test_accounts import PASSWORD
 
@@ -191,3 +193,45 @@ def test_another_townships_admin_cannot_reach_them_by_address(tab: tuple[Page, B
     page.goto("/console/")
     expect(page.get_by_role("main")).not_to_contain_text("云溪镇")
     snapshot(page, "overview-meilin")
+
+
+def test_a_township_admin_approves_a_sharing_request_narrower_than_asked(
+    tab: tuple[Page, BrowserConsole], server: LiveConsole,
+) -> None:
+    page, _console = tab
+    page.goto("/console/sign-in")
+    sign_in(page, "lin")
+    page.get_by_role("button", name="English").click()  # the pages' own words, whatever the catalogues hold
+    page.get_by_role("navigation", name="Main menu").get_by_role("link", name="Sharing requests").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sharing requests")
+    request = page.get_by_role("article").filter(has_text="竹林茶叶合作社")
+    expect(request).to_contain_text("统计茶园面积")
+    snapshot(page, "sharing-requests")
+
+    request.get_by_role("link", name=re.compile("Decide on request")).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("竹林茶叶合作社 asks to read Township plots")
+    page.get_by_role("checkbox", name="household").uncheck()
+    page.get_by_role("checkbox", name=re.compile("^Yunxi Town")).uncheck()
+    page.get_by_role("checkbox", name=re.compile("^Zhulin Village")).check()
+    page.get_by_label("Note for the organisation (optional)").fill("只限竹林村")
+    snapshot(page, "sharing-decide")
+
+    page.get_by_role("button", name="Approve the request").click()
+    expect(page.get_by_role("status")).to_contain_text("is approved")
+    expect(page.get_by_role("main")).to_contain_text("No request is waiting for your decision.")
+    snapshot(page, "sharing-approved")
+    token = httpx.post(f"{server.url}/api/v1/auth/token", json={"username": "lin", "password": PASSWORD}).json()
+    [agreement] = httpx.get(f"{server.url}/api/v1/agreements/", params={"dataset": DATASET},
+                            headers={"Authorization": f"Bearer {token['access_token']}"}).json()
+    assert (agreement["status"], agreement["fields_granted"], agreement["areas_granted"]) == (
+        "approved", ["area_mu", "crop"], ["350899100202"])
+
+    page.get_by_role("navigation", name="Main menu").get_by_role("link", name="Data catalogue").click()
+    page.get_by_role("link", name=DATASET).click()
+    expect(page.get_by_role("region", name="Shared with")).to_contain_text("Approved")
+    snapshot(page, "dataset")
+    page.get_by_role("navigation", name="Main menu").get_by_role("link", name="Subscriptions").click()
+    page.get_by_role("link", name="https://hooks.example.org/plots").click()
+    page.get_by_role("button", name=re.compile("Send delivery .* again")).click()
+    expect(page.get_by_role("status")).to_contain_text("queued to be sent again")
+    snapshot(page, "subscription-retried")

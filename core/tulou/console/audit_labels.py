@@ -40,6 +40,14 @@ ACTION_LABELS = {
     "agreement.approved": lazy_gettext("Data sharing approved"),
     "agreement.rejected": lazy_gettext("Data sharing rejected"),
     "agreement.revoked": lazy_gettext("Data sharing revoked"),
+    "dataset.declared": lazy_gettext("Dataset declared"),
+    "dataset.published": lazy_gettext("Dataset published"),
+    "subscription.created": lazy_gettext("Subscription created"),
+    "subscription.paused": lazy_gettext("Subscription paused"),
+    "subscription.resumed": lazy_gettext("Subscription resumed"),
+    "subscription.deleted": lazy_gettext("Subscription deleted"),
+    "subscription.delivery_retried": lazy_gettext("Delivery sent again"),
+    "exchange.read": lazy_gettext("Shared records read"),
 }
 
 

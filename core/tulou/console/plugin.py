@@ -13,12 +13,14 @@ from litestar.template import TemplateConfig
 
 from tulou.console.account_routes import SessionController
 from tulou.console.csrf import csrf_protected
+from tulou.console.dataset_pages import DatasetPagesController, SubscriptionPagesController
 from tulou.console.errors import EXCEPTION_HANDLERS
 from tulou.console.guards import console_session
 from tulou.console.layout import STATIC_DIR, STATIC_PATH
 from tulou.console.menu import served_paths, unserved_pages
 from tulou.console.middleware import ConsoleMiddleware
 from tulou.console.page_routes import ModulesController, OverviewController
+from tulou.console.sharing_pages import AgreementPagesController, SharingRequestsController
 from tulou.console.templating import template_engine
 from tulou.platform import Platform
 from tulou.security.guards import PUBLIC
@@ -36,7 +38,8 @@ def console_router() -> Router:
     )
     return Router(
         path="/",
-        route_handlers=[SessionController, OverviewController, ModulesController, static],
+        route_handlers=[SessionController, OverviewController, ModulesController, DatasetPagesController,
+                        SharingRequestsController, AgreementPagesController, SubscriptionPagesController, static],
         guards=[console_session, csrf_protected],
         middleware=[ConsoleMiddleware],
         exception_handlers=EXCEPTION_HANDLERS,

@@ -31,6 +31,9 @@ class MenuEntry:
 CORE_PAGES = (
     MenuEntry(f"{CONSOLE}/", lazy_gettext("Overview"), None, 0),
     MenuEntry(f"{CONSOLE}/modules", lazy_gettext("Modules"), "modules:manage", 10),
+    MenuEntry(f"{CONSOLE}/devices", lazy_gettext("Devices"), "device:read", 20),
+    MenuEntry(f"{CONSOLE}/alerts", lazy_gettext("Alerts"), "device:read", 21),
+    MenuEntry(f"{CONSOLE}/device-models", lazy_gettext("Device models"), "device:read", 22),
 )
 
 

@@ -13,11 +13,13 @@ from litestar.template import TemplateConfig
 
 from tulou.console.account_routes import SessionController
 from tulou.console.csrf import csrf_protected
+from tulou.console.device_pages import AlertsController, DevicesController
 from tulou.console.errors import EXCEPTION_HANDLERS
 from tulou.console.guards import console_session
 from tulou.console.layout import STATIC_DIR, STATIC_PATH
 from tulou.console.menu import served_paths, unserved_pages
 from tulou.console.middleware import ConsoleMiddleware
+from tulou.console.model_pages import DeviceModelsController
 from tulou.console.page_routes import ModulesController, OverviewController
 from tulou.console.templating import template_engine
 from tulou.platform import Platform
@@ -36,7 +38,8 @@ def console_router() -> Router:
     )
     return Router(
         path="/",
-        route_handlers=[SessionController, OverviewController, ModulesController, static],
+        route_handlers=[SessionController, OverviewController, ModulesController, DevicesController,
+                        AlertsController, DeviceModelsController, static],
         guards=[console_session, csrf_protected],
         middleware=[ConsoleMiddleware],
         exception_handlers=EXCEPTION_HANDLERS,

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from tests.conftest import (
-    MEILIN_TOWNSHIP, TEST_BLIND_INDEX_KEY, TEST_ENCRYPTION_KEYS, YUNXI_TOWN, builtin_plugins, running_app,
+    ADMIN, MEILIN_TOWNSHIP, TEST_BLIND_INDEX_KEY, TEST_ENCRYPTION_KEYS, YUNXI_TOWN, builtin_plugins, running_app,
     settings_for,
 )
 from tests.core.test_accounts import account
@@ -33,6 +33,12 @@ SETTINGS = {
     "TULOU_LOG_LEVEL": "WARNING",
 }
 
+#: The model the browser registers a device of.
+SOIL_MODEL = {
+    "id": "demo.soil", "category": "sensor", "manufacturerName": "Demo Instruments", "modelName": "Soil probe",
+    "telemetry": {"moisture": {"type": "number", "unit": "P1", "minimum": 0, "maximum": 100}},
+}
+
 
 @dataclass(frozen=True)
 class LiveConsole:
@@ -41,11 +47,13 @@ class LiveConsole:
 
 
 async def _prepare(database_url: str, directory: Path) -> None:
-    """The demo county, Yunxi's administrator ``lin`` and Meilin's ``mei``."""
+    """The demo county, Yunxi's administrator ``lin``, Meilin's ``mei`` and a county device model."""
     app = create_app(plugins=builtin_plugins(), **settings_for(database_url, directory))
     async with running_app(app) as client:
         await account(client, "lin", "township_admin", YUNXI_TOWN)
         await account(client, "mei", "township_admin", MEILIN_TOWNSHIP)
+        made = await client.post("/api/v1/device-models/", headers=ADMIN, json=SOIL_MODEL)
+        assert made.status_code == 201, made.text
 
 
 @contextmanager

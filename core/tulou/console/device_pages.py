@@ -133,7 +133,7 @@ async def _readings(request: Request, principal: Principal, device: Device, choi
     return {
         "choice": choice, "series": series, "latest": await readings.latest_of(device),
         "chartable": device_chart.chartable(device), "spans": list(device_chart.SPANS.values()),
-        "refresh": device_chart.REFRESH_SECONDS,
+        "refresh": device_chart.REFRESH_SECONDS, "timezone": request.app.state.platform.settings.console.timezone,
     }
 
 

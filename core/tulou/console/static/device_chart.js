@@ -6,7 +6,15 @@
 
   function draw(box, status) {
     var plot = null;
+    var span = null; // the range asked for, so the axis shows all of it however few the readings
     var label = box.getAttribute("data-label");
+    var zone = box.getAttribute("data-timezone");
+    var tick = uPlot.fmtDate("{M}/{D} {HH}:{mm}");
+
+    // Times as the rest of the page shows them: in the county's time zone, on a 24-hour clock.
+    function inZone(seconds) {
+      return zone ? uPlot.tzDate(new Date(seconds * 1000), zone) : new Date(seconds * 1000);
+    }
 
     function width() {
       return Math.max(box.clientWidth, 280);
@@ -16,15 +24,35 @@
       return {
         width: width(),
         height: 280,
-        scales: { x: { time: true } },
-        series: [{}, { label: label, stroke: "#0b5cad", width: 2, spanGaps: true, points: { show: true, size: 6 } }],
-        axes: [{ stroke: "#545d68" }, { stroke: "#545d68" }]
+        tzDate: inZone,
+        scales: {
+          x: {
+            time: true,
+            range: function (chart, low, high) { return span ? [span.from, span.to] : [low, high]; }
+          }
+        },
+        series: [
+          { value: "{YYYY}-{MM}-{DD} {HH}:{mm}" },
+          { label: label, stroke: "#0b5cad", width: 2, spanGaps: true, points: { show: true, size: 6 } }
+        ],
+        axes: [
+          {
+            stroke: "#545d68",
+            space: 90,
+            values: function (chart, splits) {
+              return splits.map(function (seconds) { return tick(inZone(seconds)); });
+            }
+          },
+          { stroke: "#545d68" }
+        ]
       };
     }
 
     function show(data) {
       var values = [data.t, data.v];
+      span = { from: data.from, to: data.to };
       status.textContent = data.t.length ? "" : box.getAttribute("data-empty");
+      box.setAttribute("data-shown", data.t.length ? String(data.v[data.v.length - 1]) : "");
       if (plot === null) {
         plot = new uPlot(options(), values, box);
       } else {

@@ -114,10 +114,12 @@ class DeviceModelsController(Controller):
         session = session_principal(request)
         writer = session.narrowed_to("device:write")
         keys = await _keys_of(session.narrowed_to("device:read"), model)
-        villages = device_views.village_choices(await device_views.villages_in_scope(writer)) if session.roots_holding("device:write") != () else []
+        may_make_keys = session.roots_holding("device:write") != ()
+        villages = await device_views.villages_in_scope(writer) if may_make_keys else []
         return await page(
             request, "device_model.html", status=status, model=model, properties=properties_of(model), keys=keys,
-            areas=await device_views.areas_named({key.area_id for key in keys}), villages=villages, form=form,
+            areas=await device_views.areas_named({key.area_id for key in keys}),
+            villages=device_views.village_choices(villages), form=form,
             errors=errors, shown=shown, revoked=request.query_params.get("revoked"),
             writable={key.id for key in keys if session.has_permission("device:write", key.area_id)},
         )

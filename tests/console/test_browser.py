@@ -208,6 +208,7 @@ def test_a_township_admin_registers_a_device_and_watches_its_readings(
     form.locator("button[type=submit]").click()
     expect(page.locator("#area-error")).to_be_visible()  # the village was left out: said next to it
     console.allow(r"status of 422 .* at .*/console/devices/new$")
+    snapshot(page, "device-register-errors")
     expect(form.locator("#serialNumber")).to_have_value("SP-0001")
     options = form.locator("#area option").evaluate_all("(options) => options.map((o) => o.value)")
     assert SHANGPING_VILLAGE in options and not any(code.startswith(MEILIN_TOWNSHIP[:9]) for code in options)

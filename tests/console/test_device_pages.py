@@ -164,6 +164,8 @@ async def test_open_alerts_are_listed_in_scope_and_acknowledged(county: dict[str
     page = await lin.open("/console/alerts")
     assert page.status_code == 200 and "上坪霜冻" in page.text and "梅林霜冻" not in page.text
     assert f"/console/alerts/{ids['meilin']}/acknowledge" not in page.text
+    device_page = await lin.open(f"/console/devices/{county['yunxi']['id']}")
+    assert "霜冻预警" in device_page.text and f"/console/alerts/{ids['yunxi']}/acknowledge" in device_page.text
     refused = await lin.submit(f"/console/alerts/{ids['meilin']}/acknowledge")
     assert refused.status_code == 404
     done = await lin.submit(f"/console/alerts/{ids['yunxi']}/acknowledge", {"next": "/console/alerts"})

@@ -61,7 +61,8 @@ async def test_the_registry_lists_and_counts_the_callers_devices_only(county: di
     assert page.status_code == 200
     assert "上坪霜冻" in page.text and "梅林霜冻" not in page.text
     assert "1 台在线" in page.text and "0 台离线" in page.text
-    assert MEILIN_VILLAGE not in page.text  # not even in the village picker
+    assert MEILIN_VILLAGE not in page.text and MEILIN_TOWNSHIP not in page.text  # not even in the picker
+    assert (await lin.open(f"/console/devices?area={YUNXI_TOWN}")).text.count('href="/console/devices/dev_') == 1
     theirs = await mei.open("/console/devices")
     assert "梅林霜冻" in theirs.text and "上坪霜冻" not in theirs.text and "0 台在线" in theirs.text
     offline = await lin.open("/console/devices?connection=offline")

@@ -43,7 +43,7 @@ async def _register_form(request: Request, values: dict[str, str], errors: dict[
     villages = await device_views.villages_in_scope(principal)
     models = await catalogue.list_models()
     return await page(request, "device_new.html", status=status, values=values, errors=errors,
-                      villages=device_views.village_choices(villages), models=device_views.model_choices(models))
+                      villages=device_views.area_choices(villages), models=device_views.model_choices(models))
 
 
 class DevicesController(Controller):
@@ -58,7 +58,7 @@ class DevicesController(Controller):
         filters = device_views.DeviceFilters.from_query(area, model, connection, offset)
         found = await device_views.device_list(principal, filters)
         return await page(request, "devices.html", found=found, filters=filters,
-                          villages=device_views.village_choices(await device_views.villages_in_scope(principal)),
+                          areas=device_views.area_choices(await device_views.areas_to_filter_by(principal)),
                           models=device_views.model_choices(await catalogue.list_models()), states=list(Connection),
                           page_size=device_views.PAGE_SIZE,
                           may_register=session_principal(request).roots_holding("device:write") != ())

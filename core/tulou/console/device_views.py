@@ -62,9 +62,15 @@ async def villages_in_scope(principal: Principal) -> list[Area]:
     return await Area.filter(within(principal, "code"), level=AreaLevel.VILLAGE).order_by("code")
 
 
-def village_choices(villages: list[Area]) -> list[tuple[str, str]]:
-    """A village picker's choices: the code, and the name with the code (villages of two townships may share a name)."""
-    return [(village.code, f"{area_label(village)} · {village.code}") for village in villages]
+async def areas_to_filter_by(principal: Principal) -> list[Area]:
+    """The townships and villages in the caller's areas, in code order (a township before its villages)."""
+    levels = [AreaLevel.TOWNSHIP, AreaLevel.VILLAGE]
+    return await Area.filter(within(principal, "code"), level__in=levels).order_by("code")
+
+
+def area_choices(areas: list[Area]) -> list[tuple[str, str]]:
+    """An area picker's choices: the code, and the name with the code (villages of two townships may share a name)."""
+    return [(area.code, f"{area_label(area)} · {area.code}") for area in areas]
 
 
 def model_choices(models: list[DeviceModel]) -> list[tuple[str, str]]:

@@ -119,7 +119,7 @@ class DeviceModelsController(Controller):
         return await page(
             request, "device_model.html", status=status, model=model, properties=properties_of(model), keys=keys,
             areas=await device_views.areas_named({key.area_id for key in keys}),
-            villages=device_views.village_choices(villages), form=form,
+            villages=device_views.area_choices(villages), form=form,
             errors=errors, shown=shown, revoked=request.query_params.get("revoked"),
             writable={key.id for key in keys if session.has_permission("device:write", key.area_id)},
         )

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from tests.conftest import (
-    MEILIN_TOWNSHIP, TEST_BLIND_INDEX_KEY, TEST_ENCRYPTION_KEYS, YUNXI_TOWN, builtin_plugins, running_app,
+    ADMIN, MEILIN_TOWNSHIP, TEST_BLIND_INDEX_KEY, TEST_ENCRYPTION_KEYS, YUNXI_TOWN, builtin_plugins, running_app,
     settings_for,
 )
 from tests.console.sharing_data import yunxi_sharing
@@ -34,6 +34,12 @@ SETTINGS = {
     "TULOU_LOG_LEVEL": "WARNING",
 }
 
+#: The model the browser registers a device of.
+SOIL_MODEL = {
+    "id": "demo.soil", "category": "sensor", "manufacturerName": "Demo Instruments", "modelName": "Soil probe",
+    "telemetry": {"moisture": {"type": "number", "unit": "P1", "minimum": 0, "maximum": 100}},
+}
+
 
 @dataclass(frozen=True)
 class LiveConsole:
@@ -43,12 +49,14 @@ class LiveConsole:
 
 async def _prepare(database_url: str, directory: Path) -> None:
     """The demo county, Yunxi's administrator ``lin`` (staff of its government, which keeps a dataset
-    a cooperative asks to read) and Meilin's ``mei``."""
+    a cooperative asks to read), Meilin's ``mei`` and a county device model."""
     app = create_app(plugins=builtin_plugins(), **settings_for(database_url, directory))
     async with running_app(app) as client:
         lin = await account(client, "lin", "township_admin", YUNXI_TOWN)
         await account(client, "mei", "township_admin", MEILIN_TOWNSHIP)
         await yunxi_sharing(client, keepers=[lin])
+        made = await client.post("/api/v1/device-models/", headers=ADMIN, json=SOIL_MODEL)
+        assert made.status_code == 201, made.text
 
 
 @contextmanager

@@ -16,10 +16,14 @@ from litestar.handlers.http_handlers import HTTPRouteHandler
 from litestar.params import FromPath
 from litestar.routes import HTTPRoute
 
-from tests.conftest import MEILIN_TOWNSHIP, YUNXI_TOWN, AppClient
+from tests.conftest import ADMIN, MEILIN_TOWNSHIP, SHANGPING_VILLAGE, YUNXI_TOWN, AppClient
 from tests.console.conftest import SIGN_IN, Browser, staff
 from tests.console.sharing_data import DATASET, YunxiSharing, yunxi_sharing
 from tests.core.isolation import required_permission
+from tulou.devices import clock
+from tulou.devices.alert_schemas import ThresholdRule
+from tulou.devices.alerts import raise_alert
+from tulou.devices.models import Device
 from tulou.identity.roles import BUILTIN_ROLES
 from tulou.plugins.registry import LITESTAR_OPTIONS_HANDLER
 from tulou.security.guards import signed_in
@@ -33,6 +37,9 @@ PUBLIC_PAGES = {
 }
 #: Yunxi's data-exchange objects as the ``township_staff`` fixture makes them, first in a fresh database.
 YUNXI_SHARING = YunxiSharing(government=1, cooperative=2, agreement=1, subscription=1, delivery=1)
+#: Yunxi Town's device, provisioning key and alert, made by :func:`township_staff` (before: none, "0").
+YUNXI_THINGS: dict[str, str] = {}
+GUARD_MODEL = "guard.sensor"
 #: Path parameter -> its value for a township: what a page names the township, or Yunxi's objects, by.
 PATH_PARAMS: dict[str, Callable[[str], str]] = {
     "area": lambda township: township,
@@ -42,9 +49,14 @@ PATH_PARAMS: dict[str, Callable[[str], str]] = {
     "agreement_id": lambda _township: str(YUNXI_SHARING.agreement),
     "subscription_id": lambda _township: str(YUNXI_SHARING.subscription),
     "delivery_id": lambda _township: str(YUNXI_SHARING.delivery),
+    "model_id": lambda _township: GUARD_MODEL,
+    "device_id": lambda _township: YUNXI_THINGS.get("device_id", "0"),
+    "key_id": lambda _township: YUNXI_THINGS.get("key_id", "0"),
+    "alert_id": lambda _township: YUNXI_THINGS.get("alert_id", "0"),
 }
 #: Parameters naming something of one township: another township's staff are told it is not found.
-TOWNSHIP_PARAMS = frozenset({"area", "dataset_id", "agreement_id", "subscription_id", "delivery_id"})
+TOWNSHIP_PARAMS = frozenset({"area", "dataset_id", "agreement_id", "subscription_id", "delivery_id", "device_id",
+                             "key_id", "alert_id"})
 #: What a form sent with the permission may answer: done (303), or refused for what it says (409, 422), never for who sent it.
 FORM_ANSWERS = (200, 303, 409, 422)
 
@@ -120,16 +132,36 @@ def test_the_check_notices_a_page_it_cannot_check(make_app: Callable[..., Litest
     ]
 
 
+async def yunxi_things(console: AppClient) -> None:
+    """A device in a Yunxi village, a provisioning key for it and an open alert on it, for the pages naming them."""
+    model = await console.post("/api/v1/device-models/", headers=ADMIN, json={
+        "id": GUARD_MODEL, "category": "sensor", "manufacturerName": "Guard", "modelName": "Sensor",
+        "telemetry": {"level": {"type": "number"}}})
+    assert model.status_code == 201, model.text
+    device = await console.post("/api/v1/devices/", headers=ADMIN, json={
+        "model": GUARD_MODEL, "serialNumber": "G-1", "name": "Guarded", "area": SHANGPING_VILLAGE})
+    key = await console.post("/api/v1/provisioning-keys", headers=ADMIN, json={
+        "model": GUARD_MODEL, "area": SHANGPING_VILLAGE, "uses": 1})
+    assert device.status_code == key.status_code == 201, (device.text, key.text)
+    stored = await Device.get(uid=device.json()["id"])
+    rule = ThresholdRule(id="high", property="level", operator=">", value=1.0)
+    raised = await raise_alert(stored.id, rule, clock.now(), 2.0)
+    assert raised is not None
+    YUNXI_THINGS.update(device_id=stored.uid, key_id=str(key.json()["id"]), alert_id=str(raised[0].id))
+
+
 @pytest.fixture
 async def township_staff(console: AppClient, open_browser: Callable[[], Browser]) -> AsyncIterator[dict[str, Browser]]:
     """A signed-in browser for every built-in role bound in Yunxi Town, and Meilin's township administrator's.
 
-    Yunxi's township administrator works for its government, which keeps Yunxi's dataset.
+    Yunxi's township administrator works for its government, which keeps Yunxi's dataset; Yunxi
+    also has the things the device pages name in their paths.
     """
     browsers, accounts = {}, {}
     for role in BUILTIN_ROLES:
         accounts[role.name] = await staff(console, f"yunxi_{role.name}", role.name)
     assert await yunxi_sharing(console, keepers=[accounts["township_admin"]]) == YUNXI_SHARING
+    await yunxi_things(console)
     for role in BUILTIN_ROLES:
         browsers[role.name] = open_browser()
         assert (await browsers[role.name].sign_in(f"yunxi_{role.name}")).status_code == 303
@@ -137,6 +169,7 @@ async def township_staff(console: AppClient, open_browser: Callable[[], Browser]
     browsers["meilin"] = open_browser()
     assert (await browsers["meilin"].sign_in("meilin_admin")).status_code == 303
     yield browsers
+    YUNXI_THINGS.clear()
 
 
 async def test_without_a_session_every_page_sends_to_sign_in(console: AppClient, open_browser: Any) -> None:

@@ -31,10 +31,13 @@ class MenuEntry:
 CORE_PAGES = (
     MenuEntry(f"{CONSOLE}/", lazy_gettext("Overview"), None, 0),
     MenuEntry(f"{CONSOLE}/modules", lazy_gettext("Modules"), "modules:manage", 10),
-    MenuEntry(f"{CONSOLE}/datasets", lazy_gettext("Data catalogue"), "dataset:read", 20),
-    MenuEntry(f"{CONSOLE}/sharing", lazy_gettext("Sharing requests"), "agreement:decide", 21),
-    MenuEntry(f"{CONSOLE}/agreements", lazy_gettext("Sharing agreements"), "dataset:read", 22),
-    MenuEntry(f"{CONSOLE}/subscriptions", lazy_gettext("Subscriptions"), "subscription:manage", 23),
+    MenuEntry(f"{CONSOLE}/datasets", lazy_gettext("Data catalogue"), "dataset:read", 40),
+    MenuEntry(f"{CONSOLE}/sharing", lazy_gettext("Sharing requests"), "agreement:decide", 41),
+    MenuEntry(f"{CONSOLE}/agreements", lazy_gettext("Sharing agreements"), "dataset:read", 42),
+    MenuEntry(f"{CONSOLE}/subscriptions", lazy_gettext("Subscriptions"), "subscription:manage", 43),
+    MenuEntry(f"{CONSOLE}/devices", lazy_gettext("Devices"), "device:read", 30),
+    MenuEntry(f"{CONSOLE}/alerts", lazy_gettext("Alerts"), "device:read", 31),
+    MenuEntry(f"{CONSOLE}/device-models", lazy_gettext("Device models"), "device:read", 32),
 )
 
 

@@ -1,4 +1,4 @@
-"""The overview: the caller's part of the area tree, each township's modules and devices, and recent audit events.
+"""The overview: the caller's part of the area tree, each township's modules, devices and alerts, and recent audit events.
 
 Everything is counted within the caller's areas only, and device counts and audit
 events only where the caller holds ``device:read`` and ``audit:read``, as the API's
@@ -20,6 +20,7 @@ from tulou.audit.models import AuditEntry
 from tulou.audit.service import scoped_entries
 from tulou.console.actors import actor_names
 from tulou.console.audit_labels import action_label
+from tulou.devices.alert_models import Alert
 from tulou.devices.models import Connection, Device, DeviceStatus
 from tulou.modules.models import ModuleActivation
 from tulou.platform import Platform
@@ -34,6 +35,7 @@ class DeviceCounts:
     online: int = 0
     offline: int = 0
     unknown: int = 0
+    open_alerts: int = 0
 
 
 @dataclass
@@ -105,7 +107,20 @@ async def _device_counts(principal: Principal) -> dict[str, DeviceCounts]:
         found = counts.setdefault(township, DeviceCounts())
         state = Connection(row["connection"]).value
         setattr(found, state, getattr(found, state) + row["count"])
+    await _count_open_alerts(roots, counts)
     return counts
+
+
+async def _count_open_alerts(roots: tuple[str, ...] | None, counts: dict[str, DeviceCounts]) -> None:
+    """Add each township's open alerts (read, as devices are, with ``device:read``) to its counts."""
+    rows = await (
+        Alert.filter(_scope_filter(roots, "area_id"), cleared_at=None)
+        .annotate(count=Count("id")).group_by("area_id").values("area_id", "count")
+    )
+    for row in rows:
+        township = township_code(row["area_id"])
+        if township is not None:
+            counts.setdefault(township, DeviceCounts()).open_alerts += row["count"]
 
 
 async def _summaries(platform: Platform, principal: Principal, townships: list[Area]) -> dict[str, TownshipSummary]:

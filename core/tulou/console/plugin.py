@@ -14,11 +14,13 @@ from litestar.template import TemplateConfig
 from tulou.console.account_routes import SessionController
 from tulou.console.csrf import csrf_protected
 from tulou.console.dataset_pages import DatasetPagesController, SubscriptionPagesController
+from tulou.console.device_pages import AlertsController, DevicesController
 from tulou.console.errors import EXCEPTION_HANDLERS
 from tulou.console.guards import console_session
 from tulou.console.layout import STATIC_DIR, STATIC_PATH
 from tulou.console.menu import served_paths, unserved_pages
 from tulou.console.middleware import ConsoleMiddleware
+from tulou.console.model_pages import DeviceModelsController
 from tulou.console.page_routes import ModulesController, OverviewController
 from tulou.console.sharing_pages import AgreementPagesController, SharingRequestsController
 from tulou.console.templating import template_engine
@@ -30,6 +32,21 @@ log = logging.getLogger("tulou.console")
 STATIC_CACHE = CacheControlHeader(max_age=24 * 3600, public=True)
 
 
+#: The core's pages, a controller each (or a few for one subject), in menu order.
+PAGE_CONTROLLERS = (
+    SessionController,
+    OverviewController,
+    ModulesController,
+    DatasetPagesController,
+    SharingRequestsController,
+    AgreementPagesController,
+    SubscriptionPagesController,
+    DevicesController,
+    AlertsController,
+    DeviceModelsController,
+)
+
+
 def console_router() -> Router:
     """Every console route behind the session guard (public pages excepted), then the form-token check."""
     static = create_static_files_router(
@@ -38,8 +55,7 @@ def console_router() -> Router:
     )
     return Router(
         path="/",
-        route_handlers=[SessionController, OverviewController, ModulesController, DatasetPagesController,
-                        SharingRequestsController, AgreementPagesController, SubscriptionPagesController, static],
+        route_handlers=[*PAGE_CONTROLLERS, static],
         guards=[console_session, csrf_protected],
         middleware=[ConsoleMiddleware],
         exception_handlers=EXCEPTION_HANDLERS,

@@ -31,6 +31,9 @@ class MenuEntry:
 CORE_PAGES = (
     MenuEntry(f"{CONSOLE}/", lazy_gettext("Overview"), None, 0),
     MenuEntry(f"{CONSOLE}/modules", lazy_gettext("Modules"), "modules:manage", 10),
+    MenuEntry(f"{CONSOLE}/areas", lazy_gettext("Areas"), None, 20),
+    MenuEntry(f"{CONSOLE}/people", lazy_gettext("People"), "person:read", 30),
+    MenuEntry(f"{CONSOLE}/households", lazy_gettext("Households"), "household:read", 40),
 )
 
 

@@ -231,7 +231,7 @@ def test_a_township_admin_imports_residents_and_finds_them_with_their_household(
     snapshot(page, "people-import-done")
 
     menu.get_by_role("link", name="People").click()
-    page.get_by_role("searchbox", name="Name", exact=True).fill("林61")
+    page.get_by_role("searchbox", name="Full name", exact=True).fill("林61")
     page.get_by_role("button", name="Search", exact=True).click()
     found = page.get_by_role("row", name=re.compile("林61"))
     expect(found).to_contain_text("3508")

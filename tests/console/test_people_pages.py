@@ -29,7 +29,8 @@ async def resident(client: AppClient, serial: int, name: str, village: str = SHA
 @pytest.fixture
 async def residents(console: AppClient) -> dict[str, int]:
     """Two residents of Shangping in household 0101 (林一 its head), one of Meilin."""
-    ids = {"lin1": await resident(console, 1, "林一", phone="13812345678"), "lin2": await resident(console, 2, "林二"),
+    ids = {"lin1": await resident(console, 1, "林一", phone="13812345678"),
+           "lin2": await resident(console, 2, "林二", tags=["elderly"]),
            "mei": await resident(console, 3, "林梅", MEILIN_VILLAGE)}
     household = await console.post("/api/v1/households/", headers=ADMIN,
                                    json={"number": "0101", "village": SHANGPING_VILLAGE, "address": "上坪 1 号"})
@@ -87,6 +88,7 @@ async def test_a_person_page_shows_their_household_and_another_township_gets_404
     assert "林二" in person.text and "林一" in person.text and "0101" in person.text
     assert f'href="/console/households/{residents["household"]}"' in person.text
     assert resident_id(2) not in person.text and "/reveal" not in person.text  # no person:read_sensitive
+    assert "老年人（60 岁及以上）" in person.text  # the tag's title, not its code
     mei = await signed_in(open_browser, "mei")
     for url in (f"/console/people/{residents['lin2']}", f"/console/households/{residents['household']}",
                 f"/console/households?village={SHANGPING_VILLAGE}"):

@@ -95,8 +95,10 @@ class PeopleController(Controller):
     async def _person(self, request: Request, card: directory.PersonCard, errors: dict[str, str] | None = None,
                       status: int = 200) -> Any:
         areas = await directory.areas_named([card.person.home_area])
+        vocabulary = request.app.state.platform.person_tags
+        tags = [vocabulary.entries[code].title() if code in vocabulary.entries else code for code in card.person.tags]
         return await page(request, "person.html", status=status, card=card, area=areas.get(card.person.home_area),
-                          head_name=directory.head_name, errors=errors or {},
+                          tags=tags, head_name=directory.head_name, errors=errors or {},
                           may_read_households=(await caller(request)).has_permission("household:read"))
 
 

@@ -58,6 +58,9 @@ async def test_a_search_lists_the_callers_people_masked(console: AppClient, open
     by_name = await lin.open("/console/people?name=二")
     assert "林二" in by_name.text and "林一" not in by_name.text
     assert "林梅" not in (await lin.open("/console/people?name=梅")).text
+    assert "林梅" not in (await lin.open(f"/console/people?area={MEILIN_VILLAGE}")).text  # 404, not her area
+    wrong_area = await lin.open("/console/people?area=abc")
+    assert wrong_area.status_code == 422 and 'role="alert"' in wrong_area.text
 
 
 async def test_a_search_by_resident_id_is_exact_and_audited(console: AppClient, open_browser: Any,
@@ -119,6 +122,11 @@ async def test_a_data_steward_reveals_full_numbers_with_a_purpose_and_it_is_audi
     lin = await signed_in(open_browser, "lin")
     await lin.open(url)
     assert (await lin.submit(f"{url}/reveal", {"purpose": "好奇"})).status_code == 403
+    await staff(console, "mei_steward", "data_steward", MEILIN_TOWNSHIP)
+    elsewhere = await signed_in(open_browser, "mei_steward")
+    await elsewhere.open("/console/people")
+    refused = await elsewhere.submit(f"{url}/reveal", {"purpose": "好奇"})
+    assert refused.status_code == 404 and resident_id(1) not in refused.text
     assert await AuditEntry.filter(action="person.read_sensitive").count() == 1
 
 
@@ -203,3 +211,32 @@ async def test_an_upload_that_is_not_a_list_is_refused_by_the_field(console: App
                               files={"file": ("people.docx", b"PK\x03\x04", "application/octet-stream")})
     assert document.status_code == 422 and 'id="file-error"' in document.text
     assert (await lin.open(f"{IMPORT}?job=nonsense")).status_code == 404
+
+
+async def test_the_import_page_shows_the_rows_checked_while_the_check_runs(
+    console: AppClient, open_browser: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A slow check, held half-way: the page polls and shows how far it got, then the result."""
+    from tulou.console import people_imports
+
+    halfway, release = asyncio.Event(), asyncio.Event()
+    real_import = people_imports.import_people
+
+    async def slow_import(path: Path, *args: Any, progress: Any = None, **kwargs: Any) -> Any:
+        progress(100, 400)
+        halfway.set()
+        await release.wait()
+        return await real_import(path, *args, progress=progress, **kwargs)
+
+    monkeypatch.setattr(people_imports, "import_people", slow_import)
+    await staff(console, "lin", "township_admin")
+    lin = await signed_in(open_browser, "lin")
+    started = await upload(lin, write_xlsx(tmp_path / "people.xlsx", [row(31)]))
+    await halfway.wait()
+    checking = await lin.open(started.headers["location"])
+    assert 'hx-trigger="every 1s"' in checking.text and 'value="25"' in checking.text
+    polled = await lin.get(started.headers["location"], headers={"HX-Request": "true"})
+    assert polled.text.lstrip().startswith("<section") and "<html" not in polled.text  # a fragment to swap in
+    release.set()
+    assert 'class="notice"' in await finished(lin, started.headers["location"])
+    assert await Person.filter(name="林31").exists()

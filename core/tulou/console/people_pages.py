@@ -47,7 +47,8 @@ class PeopleController(Controller):
         try:
             found = await directory.search_by_name(principal, cipher_for(request), name, area, max(0, offset))
         except Invalid as refused:
-            return await self._results(request, directory.FoundPeople([], 0, 0), name, area, {"name": refused.detail})
+            errors = {refused.field or "name": refused.detail}
+            return await self._results(request, directory.FoundPeople([], 0, 0), name, area, errors)
         return await self._results(request, found, name, area)
 
     @post("/", guards=[READ_PEOPLE])

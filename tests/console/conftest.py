@@ -88,4 +88,11 @@ async def staff(client: AppClient, username: str, role: str, area: str = YUNXI_T
     return await account(client, username, role, area)
 
 
-__all__ = ["MEILIN_TOWNSHIP", "PASSWORD", "YUNXI_TOWN", "Browser", "staff"]
+async def signed_in(open_browser: Callable[[], Browser], username: str) -> Browser:
+    """A new browser signed in as ``username``."""
+    browser = open_browser()
+    assert (await browser.sign_in(username)).status_code == 303
+    return browser
+
+
+__all__ = ["MEILIN_TOWNSHIP", "PASSWORD", "YUNXI_TOWN", "Browser", "signed_in", "staff"]

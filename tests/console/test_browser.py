@@ -2,8 +2,9 @@
 
 A township administrator signs in, switches the notice board on for her township and
 switches the console to English; she approves a cooperative's request to read her
-township's dataset, narrower than asked; another township's administrator cannot reach
-her pages by their address. Any browser console error fails the test, but for the 404
+township's dataset, narrower than asked, registers a device and watches its readings,
+imports residents and finds them with their household; another township's administrator
+cannot reach her pages by their address. Any browser console error fails the test, but for the 404
 that the second test provokes on purpose. Each page is saved as a screenshot under
 ``tests/output/screenshots/``.
 """
@@ -23,6 +24,8 @@ from tests.conftest import MEILIN_TOWNSHIP, SHANGPING_VILLAGE, YUNXI_TOWN, copy_
 from tests.console.live import SOIL_MODEL, LiveConsole, live_console, off_the_loop
 from tests.console.sharing_data import DATASET
 from tests.core.test_accounts import PASSWORD
+from tests.core.test_people import resident_id
+from tests.core.test_people_import import row, write_xlsx
 
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "output" / "screenshots"
 DESKTOP = {"width": 1280, "height": 800}
@@ -286,3 +289,51 @@ def test_a_township_admin_registers_a_device_and_watches_its_readings(
     expect(page.locator("#readings")).to_contain_text("41.25")
     expect(page.locator("#chart")).to_have_attribute("data-shown", "41.25")  # and the chart has its hour
     snapshot(page, "device-refreshed")
+def test_a_township_admin_imports_residents_and_finds_them_with_their_household(
+    tab: tuple[Page, BrowserConsole], tmp_path: Path,
+) -> None:
+    """In English, whose strings stay put while the Chinese catalogue grows: the area tree by keyboard, an import
+    refused with its row report, one accepted, then a resident found by name, masked, with their household."""
+    page, _console = tab
+    page.goto("/console/sign-in")
+    sign_in(page, "lin")
+    page.get_by_role("button", name="English").click()
+    menu = page.get_by_role("navigation", name="Main menu")
+    menu.get_by_role("link", name="Areas").click()
+    yunxi = page.locator("details", has=page.get_by_text("areas under Yunxi Town")).first
+    expect(yunxi).to_have_attribute("open", "")
+    yunxi.locator("summary").first.focus()
+    page.keyboard.press("Enter")
+    expect(yunxi).not_to_have_attribute("open", "")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("link", name="Shangping Village")).to_be_visible()
+    snapshot(page, "areas")
+
+    menu.get_by_role("link", name="People").click()
+    page.get_by_role("link", name="Import residents from Excel…").click()
+    wrong = write_xlsx(tmp_path / "wrong.xlsx", [row(61, household_number="0601"), row(62, village="350899200201")])
+    page.get_by_label("Residents list").set_input_files(wrong)
+    page.get_by_role("button", name="Upload and import").click()
+    expect(page.get_by_role("alert")).to_have_text("Nothing was imported: 1 row needs fixing")
+    expect(page.get_by_role("table").get_by_role("row")).to_have_count(2)  # the header and line 3
+    snapshot(page, "people-import-report")
+    page.get_by_role("link", name="Import another file").click()
+    good = write_xlsx(tmp_path / "good.xlsx", [row(61, household_number="0601"), row(62, household_number="0601")])
+    page.get_by_label("Residents list").set_input_files(good)
+    page.get_by_role("button", name="Upload and import").click()
+    expect(page.locator("#import-status .notice")).to_have_text("2 person(s) created, 1 new household(s)")
+    snapshot(page, "people-import-done")
+
+    menu.get_by_role("link", name="People").click()
+    page.get_by_role("searchbox", name="Full name", exact=True).fill("林61")
+    page.get_by_role("button", name="Search", exact=True).click()
+    found = page.get_by_role("row", name=re.compile("林61"))
+    expect(found).to_contain_text("3508")
+    expect(found).not_to_contain_text(resident_id(61))  # masked
+    found.get_by_role("link", name="林61").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("林61")
+    expect(page.get_by_role("link", name="林62")).to_be_visible()
+    snapshot(page, "person")
+    page.get_by_role("link", name="Household 0601").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Household 0601")
+    snapshot(page, "household")

@@ -12,7 +12,7 @@ from tests.conftest import (
     ADMIN, DEMO_COUNTY, MEILIN_TOWNSHIP, NANYANG_VILLAGE, SHANGPING_VILLAGE, SHIMEN_TOWN, YUNXI_TOWN,
     AppClient, builtin_plugins, cheap_passwords, running_app,
 )
-from tests.console.conftest import Browser, staff
+from tests.console.conftest import signed_in, staff
 from tests.core.sample_plugins import SamplePlugin
 from tulou.api import ActivationPolicy, ConsolePage, Permission, PluginManifest, hookimpl
 from tulou.audit.models import AuditEntry
@@ -58,12 +58,6 @@ async def console(make_app: Callable[..., Litestar], monkeypatch: pytest.MonkeyP
     app = make_app(plugins=[*builtin_plugins(), *PLUGINS.values(), BrokenPlugin()])
     async with running_app(app) as client:
         yield client
-
-
-async def signed_in(open_browser: Callable[[], Browser], username: str) -> Browser:
-    browser = open_browser()
-    assert (await browser.sign_in(username)).status_code == 303
-    return browser
 
 
 async def sensors(client: AppClient, village: str, states: list[Connection]) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tortoise.transactions import in_transaction
 
-from tulou.areas.codes import LEVEL_ORDER, AreaLevel, InvalidAreaCode, level_of, parent_code
+from tulou.areas.codes import LEVEL_ORDER, AreaLevel, InvalidAreaCode, is_within, level_of, parent_code
 from tulou.areas.models import Area
 from tulou.errors import Invalid
 from tulou.i18n import gettext as _
@@ -73,9 +73,18 @@ def _row_problem(code: str, name: str, name_en: str | None, seen: set[str]) -> s
     return None
 
 
-async def import_areas(platform: Platform, text: str, actor: str) -> ImportResult:
-    """Import areas; with any bad row nothing is written and every error is returned."""
+async def import_areas(
+    platform: Platform, text: str, actor: str, within: tuple[str, ...] | None = None
+) -> ImportResult:
+    """Import areas; with any bad row nothing is written and every error is returned.
+
+    ``within`` (None: anywhere) are the subtrees the importer may write in: a row outside
+    them is a bad row, so a console import never touches another county's areas.
+    """
     rows, errors = read_rows(text)
+    if within is not None:
+        errors += [(row.line, _("area %(code)s is outside your areas") % {"code": row.code})
+                   for row in rows if not any(is_within(row.code, root) for root in within)]
     existing = set(await Area.filter(code__in=[row.code for row in rows]).values_list("code", flat=True))
     known = existing | {row.code for row in rows}
     parents_needed = {parent_code(row.code) for row in rows if level_of(row.code) not in ROOT_LEVELS}

@@ -18,6 +18,7 @@ ACTION_LABELS = {
     "account.password_reset": lazy_gettext("Password reset"),
     "role.bound": lazy_gettext("Role granted"),
     "role.unbound": lazy_gettext("Role removed"),
+    "area.imported": lazy_gettext("Areas imported"),
     "person.created": lazy_gettext("Resident registered"),
     "person.updated": lazy_gettext("Resident changed"),
     "person.read_sensitive": lazy_gettext("Full resident ID shown"),

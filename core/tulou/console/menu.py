@@ -38,6 +38,9 @@ CORE_PAGES = (
     MenuEntry(f"{CONSOLE}/devices", lazy_gettext("Devices"), "device:read", 30),
     MenuEntry(f"{CONSOLE}/alerts", lazy_gettext("Alerts"), "device:read", 31),
     MenuEntry(f"{CONSOLE}/device-models", lazy_gettext("Device models"), "device:read", 32),
+    MenuEntry(f"{CONSOLE}/areas", lazy_gettext("Areas"), None, 20),
+    MenuEntry(f"{CONSOLE}/people", lazy_gettext("People"), "person:read", 21),
+    MenuEntry(f"{CONSOLE}/households", lazy_gettext("Households"), "household:read", 22),
 )
 
 

@@ -12,6 +12,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
 from tulou.console.account_routes import SessionController
+from tulou.console.area_pages import AreasController
 from tulou.console.csrf import csrf_protected
 from tulou.console.dataset_pages import DatasetPagesController, SubscriptionPagesController
 from tulou.console.device_pages import AlertsController, DevicesController
@@ -22,6 +23,8 @@ from tulou.console.menu import served_paths, unserved_pages
 from tulou.console.middleware import ConsoleMiddleware
 from tulou.console.model_pages import DeviceModelsController
 from tulou.console.page_routes import ModulesController, OverviewController
+from tulou.console.people_imports import PeopleImports
+from tulou.console.people_pages import HouseholdsController, PeopleController, PeopleImportController
 from tulou.console.sharing_pages import AgreementPagesController, SharingRequestsController
 from tulou.console.templating import template_engine
 from tulou.platform import Platform
@@ -37,6 +40,10 @@ PAGE_CONTROLLERS = (
     SessionController,
     OverviewController,
     ModulesController,
+    AreasController,
+    PeopleController,
+    PeopleImportController,
+    HouseholdsController,
     DatasetPagesController,
     SharingRequestsController,
     AgreementPagesController,
@@ -73,6 +80,9 @@ class ConsolePlugin(InitPlugin):
         app_config.template_config = TemplateConfig(instance=template_engine(self.platform.settings))
         app_config.route_handlers.append(console_router())
         app_config.on_startup.append(self.warn_of_unserved_pages)
+        people_imports = PeopleImports()
+        app_config.state["people_imports"] = people_imports
+        app_config.on_shutdown.append(people_imports.close)
         return app_config
 
     def warn_of_unserved_pages(self, app: Litestar) -> None:

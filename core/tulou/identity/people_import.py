@@ -8,6 +8,7 @@ entries), so a list of ten thousand residents takes seconds, not an API call per
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import re
 from collections import defaultdict
@@ -199,8 +200,10 @@ async def check_people(
     rows: list[CheckedRow] = []
     for sheet_row in sheet:
         rows.append(await checker.check(sheet_row))
-        if progress is not None and len(rows) % PROGRESS_EVERY == 0:
-            progress(len(rows), sheet.estimated_rows)
+        if len(rows) % PROGRESS_EVERY == 0:
+            await asyncio.sleep(0)  # checking is mostly CPU: let a web process serve others meanwhile
+            if progress is not None:
+                progress(len(rows), sheet.estimated_rows)
     if progress is not None:
         progress(len(rows), sheet.estimated_rows)
     _mark_repeated(checker, rows)

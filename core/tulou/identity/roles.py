@@ -29,14 +29,14 @@ CORE_PERMISSIONS = (
     "household:read", "household:write", "organisation:read", "organisation:write",
     "account:read", "account:write", "role:grant", "role:manage", "client:read", "client:write",
     "dataset:read", "dataset:manage", "record:read", "record:write", "agreement:request", "agreement:decide",
-    "subscription:manage", "device:read", "device:write", "device_model:manage", "telemetry:read",
+    "subscription:manage", "device:read", "device:write", "device_model:manage", "telemetry:read", "area:import",
 )
 
 #: Left to the county: reading full resident numbers, defining roles, which would let
 #: a township shape what every other township's staff may be granted, publishing
 #: datasets, which names who owns and manages data shared across townships, and device
-#: models, which every township's devices are checked against.
-COUNTY_ONLY = ("person:read_sensitive", "role:manage", "dataset:manage", "device_model:manage")
+#: models, which every township's devices are checked against, and the division tree itself.
+COUNTY_ONLY = ("person:read_sensitive", "role:manage", "dataset:manage", "device_model:manage", "area:import")
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from litestar.handlers.http_handlers import HTTPRouteHandler
 from litestar.params import FromPath
 from litestar.routes import HTTPRoute
 
-from tests.conftest import MEILIN_TOWNSHIP, YUNXI_TOWN, AppClient
+from tests.conftest import ADMIN, MEILIN_TOWNSHIP, SHANGPING_VILLAGE, YUNXI_TOWN, AppClient
 from tests.console.conftest import SIGN_IN, Browser, staff
 from tests.core.isolation import required_permission
 from tulou.identity.roles import BUILTIN_ROLES
@@ -30,12 +30,33 @@ PUBLIC_PAGES = {
     "GET /console/sign-in", "POST /console/sign-in", "POST /console/language",
     "GET /console/static/{file_path:path}", "HEAD /console/static/{file_path:path}",
 }
-#: Path parameter -> its value for a township: what a page names the township by.
-PATH_PARAMS: dict[str, Callable[[str], str]] = {
-    "area": lambda township: township,
-    "plugin": lambda _township: "notices",
-    "file_path": lambda _township: "console.css",
+
+
+@dataclass(frozen=True)
+class Things:
+    """One township's objects that console pages name in their path."""
+
+    account: int  # homed in the township, holding the kiosk role in one of its villages
+    binding: int  # that role binding
+    organisation: int
+    client: int  # a system client of the organisation, acting in the township
+
+
+#: Path parameter -> its value for a township (and its things, once made): what a page names it by.
+PATH_PARAMS: dict[str, Callable[[str, Things | None], object]] = {
+    "area": lambda township, _things: township,
+    "plugin": lambda _township, _things: "notices",
+    "file_path": lambda _township, _things: "console.css",
+    "account_id": lambda _township, things: things.account if things else 0,
+    "binding_id": lambda _township, things: things.binding if things else 0,
+    "organisation_id": lambda _township, things: things.organisation if things else 0,
+    "client_id": lambda _township, things: things.client if things else 0,
+    "job": lambda _township, _things: "tulou.purge_expired_tokens",
 }
+#: What gives Yunxi away on a page: its name, its area codes, its staff's usernames, its things' names.
+YUNXI_MARKERS = ("云溪镇", YUNXI_TOWN[:9], "yunxi_", "target_", "测试")
+#: Parameters naming the township or something of it: another township's staff must find nothing there.
+TOWNSHIP_PARAMS = {"area", "account_id", "binding_id", "organisation_id", "client_id"}
 
 
 @dataclass(frozen=True)
@@ -46,12 +67,29 @@ class Page:
     path_params: tuple[str, ...]
     permission: str | None  # None: any signed-in caller
 
-    def url(self, township: str) -> str:
-        return self.path_format.format(**{name: PATH_PARAMS[name](township) for name in self.path_params})
+    def url(self, township: str, things: Things | None = None) -> str:
+        return self.path_format.format(**{name: PATH_PARAMS[name](township, things) for name in self.path_params})
 
     @property
     def names_an_area(self) -> bool:
-        return "area" in self.path_params
+        return bool(TOWNSHIP_PARAMS.intersection(self.path_params))
+
+    @property
+    def names_a_thing(self) -> bool:
+        return bool((TOWNSHIP_PARAMS - {"area"}).intersection(self.path_params))
+
+
+async def things_of(client: AppClient, township: str, village: str) -> Things:
+    """A target account, its binding, an organisation and a client in ``township``, made by the county."""
+    account = await staff(client, f"target_{township}", "kiosk", township)
+    binding = await client.get("/api/v1/role-bindings/", params={"account": account}, headers=ADMIN)
+    organisation = await client.post("/api/v1/organisations/", headers=ADMIN,
+                                      json={"name": "测试合作社", "kind": "other", "area": village})
+    assert organisation.status_code == 201, organisation.text
+    made = await client.post("/api/v1/clients/", headers=ADMIN, json={
+        "name": "测试系统", "organisation": organisation.json()["id"], "area": township, "scopes": ["person:read"]})
+    assert made.status_code == 201, made.text
+    return Things(account, binding.json()["items"][0]["id"], organisation.json()["id"], made.json()["id"])
 
 
 def console_handlers(app: Litestar) -> list[tuple[str, HTTPRoute, HTTPRouteHandler]]:
@@ -83,10 +121,10 @@ def pages(app: Litestar) -> list[Page]:
     ]
 
 
-async def send(browser: Browser, page: Page, township: str) -> Any:
+async def send(browser: Browser, page: Page, township: str, things: Things | None = None) -> Any:
     if page.method == "GET":
-        return await browser.get(page.url(township))
-    return await browser.request(page.method, page.url(township), data={"_csrf": browser.form_token})
+        return await browser.get(page.url(township, things))
+    return await browser.request(page.method, page.url(township, things), data={"_csrf": browser.form_token})
 
 
 def test_every_console_route_can_be_checked(make_app: Callable[..., Litestar]) -> None:
@@ -123,6 +161,11 @@ async def township_staff(console: AppClient, open_browser: Callable[[], Browser]
     yield browsers
 
 
+@pytest.fixture
+async def yunxi_things(console: AppClient) -> Things:
+    return await things_of(console, YUNXI_TOWN, SHANGPING_VILLAGE)
+
+
 async def test_without_a_session_every_page_sends_to_sign_in(console: AppClient, open_browser: Any) -> None:
     stranger = open_browser()
     await stranger.open(SIGN_IN)  # a form token of its own does not help
@@ -141,7 +184,9 @@ async def test_public_pages_answer_without_a_session(console: AppClient, open_br
     assert (await stranger.submit(f"{CONSOLE}/language", {"lang": "en"})).status_code == 303
 
 
-async def test_a_role_without_the_permission_is_refused(console: AppClient, township_staff: dict[str, Browser]) -> None:
+async def test_a_role_without_the_permission_is_refused(
+    console: AppClient, township_staff: dict[str, Browser], yunxi_things: Things,
+) -> None:
     permissions = {role.name: set(await role_permissions(console, role.name)) for role in BUILTIN_ROLES}
     refused = 0
     for page in pages(console.app):
@@ -150,13 +195,16 @@ async def test_a_role_without_the_permission_is_refused(console: AppClient, town
                 continue
             held = ALL_PERMISSIONS in permissions[role] or page.permission in permissions[role]
             await browser.open(f"{CONSOLE}/password")  # a fresh form token
-            response = await send(browser, page, YUNXI_TOWN)
+            response = await send(browser, page, YUNXI_TOWN, yunxi_things)
             if held:
-                assert response.status_code in (200, 303), (page.key, role, response.text[:300])
+                # Past the guard the service answers: an empty form is incomplete (422), a second
+                # "disable" finds the account disabled (409), the binding an earlier role removed is gone (404).
+                allowed = (200, 303, 404, 409, 422) if page.names_a_thing else (200, 303, 422)
+                assert response.status_code in allowed, (page.key, role, response.text[:300])
             else:
                 refused += 1
                 assert response.status_code == 403, (page.key, role)
-    assert refused >= 5 * len([p for p in pages(console.app) if p.permission])  # kiosk, auditor, staff...
+    assert refused >= 2 * len([p for p in pages(console.app) if p.permission])  # the kiosk and data steward at least
 
 
 async def role_permissions(console: AppClient, role: str) -> list[str]:
@@ -165,17 +213,21 @@ async def role_permissions(console: AppClient, role: str) -> list[str]:
     return (await Role.get(name=role)).permissions
 
 
-async def test_another_townships_pages_are_not_found(console: AppClient, township_staff: dict[str, Browser]) -> None:
+async def test_another_townships_pages_are_not_found(
+    console: AppClient, township_staff: dict[str, Browser], yunxi_things: Things,
+) -> None:
     meilin = township_staff["meilin"]
     aimed = [page for page in pages(console.app) if page.names_an_area]
-    assert len(aimed) >= 5
+    assert len(aimed) >= 15
     for page in aimed:
         await meilin.open(f"{CONSOLE}/password")
-        response = await send(meilin, page, YUNXI_TOWN)
+        response = await send(meilin, page, YUNXI_TOWN, yunxi_things)
         assert response.status_code == 404, page.key
-        shown = response.text.replace(page.url(YUNXI_TOWN), "")  # the address asked for, echoed for the language switch
+        shown = response.text.replace(page.url(YUNXI_TOWN, yunxi_things), "")  # the address, echoed for the language switch
         assert "云溪" not in shown and YUNXI_TOWN not in shown, page.key
+    held = set(await role_permissions(console, "township_admin"))
     for page in pages(console.app):
-        if page.method == "GET" and not page.names_an_area:
+        if page.method == "GET" and not page.names_an_area and (page.permission is None or page.permission in held):
             shown = await meilin.get(page.url(MEILIN_TOWNSHIP), follow_redirects=True)
-            assert shown.status_code == 200 and "云溪镇" not in shown.text, page.key
+            assert shown.status_code == 200, page.key
+            assert [marker for marker in YUNXI_MARKERS if marker in shown.text] == [], page.key

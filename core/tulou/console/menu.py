@@ -31,6 +31,12 @@ class MenuEntry:
 CORE_PAGES = (
     MenuEntry(f"{CONSOLE}/", lazy_gettext("Overview"), None, 0),
     MenuEntry(f"{CONSOLE}/modules", lazy_gettext("Modules"), "modules:manage", 10),
+    MenuEntry(f"{CONSOLE}/accounts", lazy_gettext("Accounts"), "account:read", 20),
+    MenuEntry(f"{CONSOLE}/roles", lazy_gettext("Roles"), "account:read", 21),
+    MenuEntry(f"{CONSOLE}/organisations", lazy_gettext("Organisations"), "organisation:read", 30),
+    MenuEntry(f"{CONSOLE}/clients", lazy_gettext("System clients"), "client:read", 40),
+    MenuEntry(f"{CONSOLE}/audit", lazy_gettext("Audit log"), "audit:read", 50),
+    MenuEntry(f"{CONSOLE}/jobs", lazy_gettext("Scheduled jobs"), "jobs:manage", 60),
 )
 
 

@@ -11,13 +11,18 @@ from litestar.plugins import InitPlugin
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
+from tulou.console.account_pages import AccountsController, RolesController
 from tulou.console.account_routes import SessionController
+from tulou.console.audit_pages import AuditController
+from tulou.console.client_pages import ClientsController
 from tulou.console.csrf import csrf_protected
 from tulou.console.errors import EXCEPTION_HANDLERS
 from tulou.console.guards import console_session
+from tulou.console.job_pages import JobsController
 from tulou.console.layout import STATIC_DIR, STATIC_PATH
 from tulou.console.menu import served_paths, unserved_pages
 from tulou.console.middleware import ConsoleMiddleware
+from tulou.console.organisation_pages import OrganisationsController
 from tulou.console.page_routes import ModulesController, OverviewController
 from tulou.console.templating import template_engine
 from tulou.platform import Platform
@@ -36,7 +41,10 @@ def console_router() -> Router:
     )
     return Router(
         path="/",
-        route_handlers=[SessionController, OverviewController, ModulesController, static],
+        route_handlers=[
+            SessionController, OverviewController, ModulesController, AccountsController, RolesController,
+            OrganisationsController, ClientsController, AuditController, JobsController, static,
+        ],
         guards=[console_session, csrf_protected],
         middleware=[ConsoleMiddleware],
         exception_handlers=EXCEPTION_HANDLERS,

@@ -2,7 +2,8 @@
 
 A township administrator signs in, switches the notice board on for her township and
 switches the console to English; another township's administrator cannot reach her
-pages by their address. Any browser console error fails the test, but for the 404
+pages by their address. She creates a colleague's account, fixing what the form
+refuses, grants it a role and checks the audit log's chain. Any browser console error fails the test, but for the 404
 that the second test provokes on purpose. Each page is saved as a screenshot under
 ``tests/output/screenshots/``.
 """
@@ -191,3 +192,40 @@ def test_another_townships_admin_cannot_reach_them_by_address(tab: tuple[Page, B
     page.goto("/console/")
     expect(page.get_by_role("main")).not_to_contain_text("云溪镇")
     snapshot(page, "overview-meilin")
+
+
+def test_a_township_admin_creates_an_account_grants_a_role_and_checks_the_audit_log(
+    tab: tuple[Page, BrowserConsole],
+) -> None:
+    page, console = tab
+    page.goto("/console/sign-in")
+    sign_in(page, "lin")
+    page.get_by_role("navigation", name="主菜单").locator('a[href="/console/accounts"]').click()
+    expect(page).to_have_url(re.compile(r"/console/accounts$"))
+    form = page.locator('form[action="/console/accounts"][method="post"]')
+    form.locator("#new-username").fill("zhao")
+    form.locator("#password").fill("short")
+    form.locator("#area").select_option(YUNXI_TOWN)
+    form.locator('button[type="submit"]').click()
+    console.allow(r"status of 422 .* at http://[^ ]+/console/accounts$")  # the refused form, on purpose
+    expect(page.locator("#password-error")).to_be_visible()
+    expect(page.locator("#password")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#new-username")).to_have_value("zhao")
+    snapshot(page, "accounts-field-error")
+
+    page.locator("#password").fill("a long enough pass phrase")
+    page.locator("#area").select_option(YUNXI_TOWN)
+    page.locator('form[action="/console/accounts"][method="post"] button[type="submit"]').click()
+    expect(page.get_by_role("status")).to_be_visible()
+    expect(page.locator('select#role option[value="county_admin"]')).to_have_count(0)  # stronger than lin
+    page.locator("#role").select_option("village_committee")
+    page.locator("#area").select_option(YUNXI_TOWN)
+    page.locator('form[action$="/bindings"] button[type="submit"]').click()
+    expect(page.locator("table")).to_contain_text("village_committee")
+    snapshot(page, "account")
+
+    page.goto("/console/audit")
+    expect(page.locator("tbody")).to_contain_text("lin")
+    page.locator('form[action="/console/audit/verify"] button').click()
+    expect(page.locator("#chain-result")).to_have_class("notice")
+    snapshot(page, "audit")

@@ -18,7 +18,8 @@ from tulou.console.account_routes import Form
 from tulou.console.guards import session_holding, session_may
 from tulou.console.layout import CONSOLE, page, see_other
 from tulou.console.paging import Paging, filters, page_number
-from tulou.console.pickers import GRANT, area_options, areas_holding, grantable_roles, may_grant
+from tulou.console.actors import actor_names
+from tulou.console.pickers import GRANT, area_options, areas_holding, grantable_roles, may_grant, places
 from tulou.errors import NotFound, Problem
 from tulou.i18n import gettext
 from tulou.i18n import gettext as _
@@ -99,7 +100,8 @@ class AccountsController(Controller):
         return await page(
             request, "accounts.html", status=status_code, accounts=found, username=username or "",
             status_filter=wanted.value if wanted else "", statuses=status_labels(),
-            paging=Paging(number, total, paging.query), homes=homes, form=form or AccountForm(), errors=errors or {},
+            paging=Paging(number, total, paging.query), homes=homes,
+            places=await places(account.home_area_id for account in found), form=form or AccountForm(), errors=errors or {},
         )
 
     @get("/{account_id:int}", guards=[requires(READ)])
@@ -161,7 +163,9 @@ class AccountsController(Controller):
         may_bind = session_may(request, GRANT)
         return await page(
             request, "account.html", status=status_code, account=account, statuses=status_labels(), notice=notice,
-            bindings=bindings, removable={b.id for b in bindings if may_bind and may_grant(granter, b.role, b.area_id)},
+            bindings=bindings, granters=await actor_names({binding.created_by for binding in bindings}),
+            places=await places([account.home_area_id, *(binding.area_id for binding in bindings)]),
+            removable={b.id for b in bindings if may_bind and may_grant(granter, b.role, b.area_id)},
             may_write=session_may(request, WRITE, account.home_area_id),
             roles=[(role.name, gettext(role.title)) for role in await grantable_roles(granter)] if may_bind else [],
             areas=area_options(await areas_holding(granter, GRANT)) if may_bind else [],

@@ -16,7 +16,7 @@ from tulou.console.account_pages import refusal
 from tulou.console.guards import session_holding, session_may
 from tulou.console.layout import CONSOLE, page, see_other
 from tulou.console.paging import Paging, page_number
-from tulou.console.pickers import area_options, areas_holding
+from tulou.console.pickers import area_options, areas_holding, places
 from tulou.errors import Problem
 from tulou.i18n import gettext as _
 from tulou.identity import clients, organisations
@@ -93,7 +93,8 @@ class ClientsController(Controller):
                 "scopes": sorted(name for name in known_scopes(request) if writer.has_permission(name)),
             }
         return await page(
-            request, "clients.html", status=status_code, clients=found, paging=Paging(number, total), notice=notice,
+            request, "clients.html", status=status_code, clients=found, places=await places(c.area_id for c in found),
+            paging=Paging(number, total), notice=notice,
             form=form or {"name": "", "organisation": "", "area": "", "scopes": []}, errors=errors or {}, **context,
         )
 
@@ -106,6 +107,7 @@ class ClientsController(Controller):
         client = await clients.get_client(session_holding(request, READ), client_id)
         owner = await client.organisation
         return await page(request, "client.html", status=status_code, client=client, owner=owner, notice=notice,
+                          places=await places([client.area_id]),
                           error=error, may_write=session_may(request, WRITE, client.area_id))
 
     @post("/{client_id:int}/rotate-secret", guards=[requires(WRITE)])

@@ -14,7 +14,7 @@ from tulou.console.account_pages import refusal
 from tulou.console.guards import session_holding, session_may
 from tulou.console.layout import CONSOLE, page, see_other
 from tulou.console.paging import Paging, filters, page_number
-from tulou.console.pickers import area_options, areas_holding
+from tulou.console.pickers import area_options, areas_holding, places
 from tulou.errors import Problem
 from tulou.i18n import gettext as _
 from tulou.identity import organisations
@@ -95,7 +95,7 @@ class OrganisationsController(Controller):
         parents, _total = await organisations.list_organisations(writer, limit=200) if may_write else ([], 0)
         return await page(
             request, "organisations.html", status=status_code, organisations=found, kinds=kind_labels(),
-            kind_filter=wanted.value if wanted else "", paging=Paging(number, total, query), notice=notice,
+            kind_filter=wanted.value if wanted else "", places=await places(o.area_id for o in found), paging=Paging(number, total, query), notice=notice,
             areas=area_options(await areas_holding(writer, WRITE)) if may_write else [],
             parents=[(str(parent.id), parent.name) for parent in parents],
             form=form or OrganisationForm(), errors=errors or {},
@@ -130,5 +130,6 @@ class OrganisationsController(Controller):
         organisation = await organisations.get_organisation(session_holding(request, READ), organisation_id)
         return await page(
             request, "organisation.html", status=status_code, organisation=organisation, kinds=kind_labels(),
+            places=await places([organisation.area_id]),
             may_write=session_may(request, WRITE, organisation.area_id), form=form, errors=errors, notice=notice,
         )

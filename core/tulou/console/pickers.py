@@ -6,6 +6,8 @@ another township's name or a role they could not grant.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from tulou.areas.models import Area
 from tulou.console.templating import area_label
 from tulou.areas.service import in_subtrees
@@ -23,6 +25,12 @@ async def areas_holding(principal: Principal, permission: str) -> list[Area]:
         return []
     query = Area.all() if roots is None else Area.filter(in_subtrees(roots, "code"))
     return await query.order_by("code")
+
+
+async def places(codes: Iterable[str | None]) -> dict[str, Area]:
+    """The areas named by ``codes``, by code, so that pages show names rather than bare codes."""
+    wanted = sorted({code for code in codes if code})
+    return {area.code: area for area in await Area.filter(code__in=wanted)} if wanted else {}
 
 
 def area_options(areas: list[Area]) -> list[tuple[str, str]]:

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery
 
-from tulou.console.account_routes import Form
+from tulou.console.forms import Form, refusal
 from tulou.console.guards import session_holding, session_may
 from tulou.console.layout import CONSOLE, page, see_other
 from tulou.console.paging import Paging, filters, page_number
@@ -59,11 +59,6 @@ def done_notice(done: str | None) -> str | None:
         "bound": _("The role has been granted."),
         "unbound": _("The role has been removed; the account's sessions have ended."),
     }.get(done or "")
-
-
-def refusal(refused: Problem, errors: dict[str, str]) -> dict[str, str]:
-    """The service's refusal next to the field it names, or above the form."""
-    return {**errors, refused.field or "form": refused.detail}
 
 
 class AccountsController(Controller):

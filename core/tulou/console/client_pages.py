@@ -12,7 +12,7 @@ from typing import Any
 from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery
 
-from tulou.console.account_pages import refusal
+from tulou.console.forms import refusal
 from tulou.console.guards import session_holding, session_may
 from tulou.console.layout import CONSOLE, page, see_other
 from tulou.console.paging import Paging, page_number

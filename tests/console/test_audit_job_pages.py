@@ -103,6 +103,8 @@ async def test_the_jobs_page_lists_schedules_and_runs_a_job_now(console: AppClie
     assert await AuditEntry.exists(action="job.run_requested", actor=f"account:{county_id}",
                                    target_id="tulou.purge_expired_tokens")
     assert (await county.submit("/console/jobs/tulou.nosuch/run")).status_code == 404
+    only = (await county.open("/console/jobs?job=tulou.device_status")).text.split('id="runs-heading"')[1]
+    assert "broker away" in only and "tulou.purge_expired_tokens" not in only
     lin = await signed_in(open_browser, "lin")
     assert (await lin.open("/console/jobs")).status_code == 403
     assert (await lin.submit("/console/jobs/tulou.purge_expired_tokens/run")).status_code == 403

@@ -91,12 +91,12 @@ def _day(text: str, field: str, zone: ZoneInfo, errors: dict[str, str]) -> datet
 
 
 async def _actor(text: str) -> str | None:
-    """``account:7`` and such as they are; a username is the account's actor id."""
+    """A username is its account's actor id; anything else (``client:3``, ``anonymous``) is taken as it is."""
     text = text.strip()
     if not text or ":" in text:
         return text or None
     found = await Account.get_or_none(username=text).values_list("id", flat=True)
-    return f"account:{found}" if found is not None else f"account:{text}"  # no such account: nothing matches
+    return f"account:{found}" if found is not None else text
 
 
 async def criteria(typed: AuditFilter, zone: ZoneInfo) -> tuple[Criteria, dict[str, str]]:

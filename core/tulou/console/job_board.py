@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from apscheduler.triggers.cron import CronTrigger
 from babel.dates import format_timedelta
 from tortoise.expressions import Q
+from tortoise.functions import Max
 
 from tulou.areas.service import in_subtrees
 from tulou.audit.service import holds_every_root, record_audit
@@ -58,7 +59,8 @@ def _next_run(job: Job, key: str, runner: JobRunner | None, last_start: datetime
 
 
 async def _last_starts() -> dict[str, datetime]:
-    rows = await JobRun.all().order_by("id").values_list("job_id", "started_at")
+    """Each job's latest start, counted by the database: a job run every minute has many rows."""
+    rows = await JobRun.annotate(last=Max("started_at")).group_by("job_id").values_list("job_id", "last")
     return {key: started for key, started in rows}
 
 

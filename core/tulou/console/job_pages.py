@@ -20,11 +20,12 @@ class JobsController(Controller):
     include_in_schema = False
 
     @get("/", guards=[requires(MANAGE)])
-    async def jobs_page(self, request: Request, ran: FromQuery[str | None] = None) -> Any:
+    async def jobs_page(self, request: Request, ran: FromQuery[str | None] = None,
+                        job: FromQuery[str | None] = None) -> Any:
         platform = request.app.state.platform
         return await page(
             request, "jobs.html", schedules=await schedules(platform, getattr(request.app.state, "job_runner", None)),
-            runs=await recent_runs(await caller(request)), ran=ran,
+            runs=await recent_runs(await caller(request), job), ran=ran, job=job or "",
             leading=getattr(getattr(request.app.state, "job_runner", None), "is_leader", False),
         )
 

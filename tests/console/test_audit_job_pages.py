@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,7 +22,7 @@ async def signed_in(open_browser: Any, username: str) -> Browser:
 def entry_ids(page: str) -> list[int]:
     """The entry numbers in the table, in order."""
     body = page.split("<tbody>")[1].split("</tbody>")[0]
-    return [int(cell.split("</span>")[0]) for cell in body.split('<td><span class="code">')[1:] if cell.split("</span>")[0].isdigit()]
+    return [int(number) for number in re.findall(r'<td><span class="code">(\d+)</span></td>', body)]
 
 
 async def test_the_audit_log_shows_the_callers_township_only_filtered_and_paged(

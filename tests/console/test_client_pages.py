@@ -14,7 +14,7 @@ from tulou.audit.models import AuditEntry
 from tulou.identity.accounts_models import Client, ClientStatus
 from tulou.identity.auth import token_hash
 
-SECRET = re.compile(r'<code class="secret"[^>]*>([^<]+)</code>')
+SECRET = re.compile(r'<code class="secret" id="client-secret">([^<]+)</code>')
 
 
 async def signed_in(open_browser: Any, username: str) -> Browser:

@@ -88,19 +88,22 @@ class AccountsController(Controller):
                     form: AccountForm | None = None, errors: dict[str, str] | None = None,
                     status_code: int = 200) -> Any:
         wanted = AccountStatus(status) if status in status_labels() else None
-        paging = Paging(number, 0, filters(username=username, status=wanted.value if wanted else None))
+        window = Paging(number, 0, filters(username=username, status=wanted.value if wanted else None))
         found, total = await account_admin.list_accounts(
-            session_holding(request, READ), username, wanted, limit=paging.size, offset=paging.offset)
-        homes = area_options(await areas_holding(session_holding(request, WRITE), WRITE)) if session_may(request, WRITE) else []
+            session_holding(request, READ), username, wanted, limit=window.size, offset=window.offset)
+        may_create = session_may(request, WRITE)
+        homes = area_options(await areas_holding(session_holding(request, WRITE), WRITE)) if may_create else []
         return await page(
             request, "accounts.html", status=status_code, accounts=found, username=username or "",
             status_filter=wanted.value if wanted else "", statuses=status_labels(),
-            paging=Paging(number, total, paging.query), homes=homes,
-            places=await places(account.home_area_id for account in found), form=form or AccountForm(), errors=errors or {},
+            paging=Paging(number, total, window.query), homes=homes,
+            places=await places(account.home_area_id for account in found),
+            form=form or AccountForm(), errors=errors or {},
         )
 
     @get("/{account_id:int}", guards=[requires(READ)])
-    async def account_page(self, request: Request, account_id: FromPath[int], done: FromQuery[str | None] = None) -> Any:
+    async def account_page(self, request: Request, account_id: FromPath[int],
+                           done: FromQuery[str | None] = None) -> Any:
         return await self._account(request, account_id, notice=done_notice(done))
 
     @post("/{account_id:int}/disable", guards=[requires(WRITE)])

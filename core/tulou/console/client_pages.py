@@ -80,9 +80,9 @@ class ClientsController(Controller):
     async def _list(self, request: Request, number: int, *, notice: str | None = None,
                     form: dict[str, Any] | None = None, errors: dict[str, str] | None = None,
                     status_code: int = 200) -> Any:
-        paging = Paging(number, 0)
-        found, total = await clients.list_clients(session_holding(request, READ), limit=paging.size,
-                                                  offset=paging.offset)
+        window = Paging(number, 0)
+        found, total = await clients.list_clients(session_holding(request, READ), limit=window.size,
+                                                  offset=window.offset)
         context: dict[str, Any] = {"areas": [], "organisations": [], "scopes": []}
         if session_may(request, WRITE):
             writer = session_holding(request, WRITE)

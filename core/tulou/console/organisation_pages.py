@@ -85,16 +85,16 @@ class OrganisationsController(Controller):
                     form: OrganisationForm | None = None, errors: dict[str, str] | None = None,
                     status_code: int = 200) -> Any:
         wanted = OrganisationKind(kind) if kind in kind_labels() else None
-        query = filters(kind=wanted.value if wanted else None)
-        reader = session_holding(request, READ)
+        window = Paging(number, 0, filters(kind=wanted.value if wanted else None))
         found, total = await organisations.list_organisations(
-            reader, kind=wanted, limit=Paging(number, 0).size, offset=Paging(number, 0).offset)
+            session_holding(request, READ), kind=wanted, limit=window.size, offset=window.offset)
         may_write = session_may(request, WRITE)
         writer = session_holding(request, WRITE)
         parents, _total = await organisations.list_organisations(writer, limit=200) if may_write else ([], 0)
         return await page(
             request, "organisations.html", status=status_code, organisations=found, kinds=kind_labels(),
-            kind_filter=wanted.value if wanted else "", places=await places(o.area_id for o in found), paging=Paging(number, total, query), notice=notice,
+            kind_filter=wanted.value if wanted else "", places=await places(o.area_id for o in found),
+            paging=Paging(number, total, window.query), notice=notice,
             areas=area_options(await areas_holding(writer, WRITE)) if may_write else [],
             parents=[(str(parent.id), parent.name) for parent in parents],
             form=form or OrganisationForm(), errors=errors or {},

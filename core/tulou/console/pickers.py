@@ -45,10 +45,11 @@ def may_grant(principal: Principal, role: Role, area: str | None = None) -> bool
     permission of the role, held in the same area.
     """
     roots = principal.roots_holding(GRANT)
-    places: list[str | None] = [area] if area is not None else [None] if roots is None else list(roots)
+    where: list[str | None] = [area] if area is not None else [None] if roots is None else list(roots)
     return any(
-        principal.has_permission(GRANT, place) and all(principal.has_permission(name, place) for name in role.permissions)
-        for place in places
+        principal.has_permission(GRANT, place)
+        and all(principal.has_permission(name, place) for name in role.permissions)
+        for place in where
     )
 
 

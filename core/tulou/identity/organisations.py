@@ -58,7 +58,8 @@ async def update_organisation(
         await Organisation.filter(id=organisation.id).update(**changes)
         await record_audit(
             principal.id, "organisation.changed", area_code=organisation.area_id, target_type="organisation",
-            target_id=str(organisation.id), detail={key: getattr(value, "value", value) for key, value in changes.items()},
+            target_id=str(organisation.id),
+            detail={key: getattr(value, "value", value) for key, value in changes.items()},
         )
     return await Organisation.get(id=organisation.id)
 

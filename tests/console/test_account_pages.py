@@ -152,3 +152,20 @@ async def test_organisations_are_listed_created_and_changed_within_scope(console
     assert (await lin.open(f"/console/organisations/{meilin.id}")).status_code == 404
     assert (await lin.submit(f"/console/organisations/{meilin.id}", {"name": "x", "kind": "other"})).status_code == 404
     assert (await Organisation.get(id=meilin.id)).name == "梅林竹业合作社"
+
+
+async def test_the_menu_offers_each_new_page_to_who_may_open_it(console: AppClient, open_browser: Any) -> None:
+    pages = ("accounts", "roles", "organisations", "clients", "audit", "jobs")
+    expected = {
+        "township_admin": {"accounts", "roles", "organisations", "clients", "audit"},
+        "auditor": {"accounts", "roles", "organisations", "audit"},
+        "village_committee": {"organisations"},
+        "kiosk": set(),
+    }
+    for role, shown in expected.items():
+        await staff(console, f"as_{role}", role)
+        menu = (await (await signed_in(open_browser, f"as_{role}")).open("/console/")).text.split('class="menu"')[1]
+        assert {name for name in pages if f'href="/console/{name}"' in menu} == shown, role
+    await staff(console, "county", "county_admin", DEMO_COUNTY)
+    menu = (await (await signed_in(open_browser, "county")).open("/console/")).text.split('class="menu"')[1]
+    assert all(f'href="/console/{name}"' in menu for name in pages)

@@ -3,8 +3,9 @@
 A township administrator signs in, switches the notice board on for her township and
 switches the console to English; she approves a cooperative's request to read her
 township's dataset, narrower than asked, registers a device and watches its readings,
-imports residents and finds them with their household; another township's administrator
-cannot reach her pages by their address. Any browser console error fails the test, but for the 404
+imports residents and finds them with their household, creates a colleague's account
+(fixing what the form refuses), grants it a role and checks the audit log's chain; another
+township's administrator cannot reach her pages by their address. Any browser console error fails the test, but for the 404
 that the second test provokes on purpose. Each page is saved as a screenshot under
 ``tests/output/screenshots/``.
 """
@@ -337,3 +338,38 @@ def test_a_township_admin_imports_residents_and_finds_them_with_their_household(
     page.get_by_role("link", name="Household 0601").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Household 0601")
     snapshot(page, "household")
+def test_a_township_admin_creates_an_account_grants_a_role_and_checks_the_audit_log(
+    tab: tuple[Page, BrowserConsole],
+) -> None:
+    page, console = tab
+    page.goto("/console/sign-in")
+    sign_in(page, "lin")
+    page.get_by_role("navigation", name="主菜单").locator('a[href="/console/accounts"]').click()
+    expect(page).to_have_url(re.compile(r"/console/accounts$"))
+    form = page.locator('form[action="/console/accounts"][method="post"]')
+    form.locator("#new-username").fill("zhao")
+    form.locator("#password").fill("short")
+    form.locator("#area").select_option(YUNXI_TOWN)
+    form.locator('button[type="submit"]').click()
+    console.allow(r"status of 422 .* at http://[^ ]+/console/accounts$")  # the refused form, on purpose
+    expect(page.locator("#password-error")).to_be_visible()
+    expect(page.locator("#password")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#new-username")).to_have_value("zhao")
+    snapshot(page, "accounts-field-error")
+
+    page.locator("#password").fill("a long enough pass phrase")
+    page.locator("#area").select_option(YUNXI_TOWN)
+    page.locator('form[action="/console/accounts"][method="post"] button[type="submit"]').click()
+    expect(page.get_by_role("status")).to_be_visible()
+    expect(page.locator('select#role option[value="county_admin"]')).to_have_count(0)  # stronger than lin
+    page.locator("#role").select_option("village_committee")
+    page.locator("#area").select_option(YUNXI_TOWN)
+    page.locator('form[action$="/bindings"] button[type="submit"]').click()
+    expect(page.locator("table")).to_contain_text("village_committee")
+    snapshot(page, "account")
+
+    page.goto("/console/audit")
+    expect(page.locator("tbody")).to_contain_text("lin")
+    page.locator('form[action="/console/audit/verify"] button').click()
+    expect(page.locator("#chain-result")).to_have_class("notice")
+    snapshot(page, "audit")

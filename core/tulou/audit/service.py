@@ -151,7 +151,7 @@ async def verify_chain() -> ChainReport:
     return ChainReport(True, checked)
 
 
-async def _holds_every_root(principal: Principal) -> bool:
+async def holds_every_root(principal: Principal) -> bool:
     """Whether the principal's subtrees cover every root area: the county's own administrators."""
     roots = await Area.filter(parent_id=None).values_list("code", flat=True)
     return bool(roots) and all(principal.covers(root) for root in roots)
@@ -165,15 +165,19 @@ async def scoped_entries(principal: Principal) -> QuerySet[AuditEntry]:
     if principal.area_roots is None:
         return AuditEntry.all()
     placed = in_subtrees(principal.area_roots, "area_code")
-    if await _holds_every_root(principal):
+    if await holds_every_root(principal):
         return AuditEntry.filter(placed | Q(area_code=None))
     return AuditEntry.filter(placed)
 
 
 async def list_entries(
-    principal: Principal, area: str | None = None, action: str | None = None, limit: int = 100, offset: int = 0
+    principal: Principal, area: str | None = None, action: str | None = None, limit: int = 100, offset: int = 0,
+    *, actor: str | None = None, since: datetime | None = None, until: datetime | None = None,
 ) -> tuple[list[AuditEntry], int]:
-    """One page of the entries the principal may read, newest first, and how many there are."""
+    """One page of the entries the principal may read, newest first, and how many there are.
+
+    ``since`` is inclusive and ``until`` exclusive, so consecutive ranges never count an entry twice.
+    """
     query = await scoped_entries(principal)
     if area is not None:
         if not principal.covers(valid_code(area, "area")):
@@ -181,5 +185,11 @@ async def list_entries(
         query = query.filter(area_code__startswith=subtree_prefix(area))
     if action is not None:
         query = query.filter(action=action)
+    if actor is not None:
+        query = query.filter(actor=actor)
+    if since is not None:
+        query = query.filter(at__gte=since)
+    if until is not None:
+        query = query.filter(at__lt=until)
     total = await query.count()
     return await query.order_by("-id").offset(offset).limit(limit), total

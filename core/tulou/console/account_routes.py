@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromQuery
+from litestar.params import FromQuery
 
 from tulou.console.csrf import PRESESSION_COOKIE, SESSION_COOKIE
+from tulou.console.forms import Form
 from tulou.console.guards import browser_principal, session_policy
 from tulou.console.layout import (
     CONSOLE, SIGN_IN, console_cookie, dropped_cookie, local_next, page, secure_cookies, see_other, sign_in_url,
@@ -46,9 +46,6 @@ class PasswordForm:
 class LanguageForm:
     lang: str = ""
     next: str = ""
-
-
-Form = Body(media_type=RequestEncodingType.URL_ENCODED)
 
 
 class SessionController(Controller):

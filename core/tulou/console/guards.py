@@ -56,3 +56,19 @@ async def console_session(connection: ASGIConnection, handler: BaseRouteHandler)
         raise SignInRequired(_("Your session has ended. Sign in again to continue.") if expired
                              else _("Sign in to continue."), expired=expired)
     connection.scope[PRINCIPAL_KEY] = principal  # type: ignore[literal-required]
+
+
+def session_holding(connection: ASGIConnection, permission: str) -> Principal:
+    """The signed-in caller narrowed to ``permission``, as the API's guard for it would hand it on.
+
+    A page guarded by one permission may show what another allows (the accounts list
+    shows the form to create one): it asks the service as that permission's guard would.
+    """
+    principal: Principal = connection.scope[SESSION_PRINCIPAL_KEY]  # type: ignore[literal-required]
+    return principal.narrowed_to(permission)
+
+
+def session_may(connection: ASGIConnection, permission: str, area: str | None = None) -> bool:
+    """Whether the signed-in caller holds ``permission`` somewhere, or in ``area``: whether to show its form."""
+    principal: Principal | None = connection.scope.get(SESSION_PRINCIPAL_KEY)  # type: ignore[call-overload]
+    return principal is not None and principal.has_permission(permission, area)

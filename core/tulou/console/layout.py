@@ -109,7 +109,8 @@ async def _where(principal: Principal) -> str:
     return separator.join(area_label(area) for area in areas)
 
 
-async def page(request: Request, template: str, *, status: int = 200, **context: Any) -> Template:
+async def page(request: Request, template: str, *, status: int = 200, headers: dict[str, str] | None = None,
+               **context: Any) -> Template:
     """A full console page: ``console/<template>`` inside the layout, for the signed-in caller if any."""
     base, cookies = form_context(request)
     principal: Principal | None = request.scope.get(SESSION_PRINCIPAL_KEY)  # type: ignore[call-overload]
@@ -118,7 +119,7 @@ async def page(request: Request, template: str, *, status: int = 200, **context:
         base.update(principal=principal, menu=menu, current=current_entry(menu, request.url.path),
                     where=await _where(principal))
     return Template(f"console/{template}", context={**base, **context}, status_code=status, cookies=cookies,
-                    media_type=MediaType.HTML)
+                    headers=headers, media_type=MediaType.HTML)
 
 
 def fragment(request: Request, template: str, **context: Any) -> Template:

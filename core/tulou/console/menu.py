@@ -31,16 +31,22 @@ class MenuEntry:
 CORE_PAGES = (
     MenuEntry(f"{CONSOLE}/", lazy_gettext("Overview"), None, 0),
     MenuEntry(f"{CONSOLE}/modules", lazy_gettext("Modules"), "modules:manage", 10),
+    MenuEntry(f"{CONSOLE}/areas", lazy_gettext("Areas"), None, 20),
+    MenuEntry(f"{CONSOLE}/people", lazy_gettext("People"), "person:read", 21),
+    MenuEntry(f"{CONSOLE}/households", lazy_gettext("Households"), "household:read", 22),
+    MenuEntry(f"{CONSOLE}/devices", lazy_gettext("Devices"), "device:read", 30),
+    MenuEntry(f"{CONSOLE}/alerts", lazy_gettext("Alerts"), "device:read", 31),
+    MenuEntry(f"{CONSOLE}/device-models", lazy_gettext("Device models"), "device:read", 32),
     MenuEntry(f"{CONSOLE}/datasets", lazy_gettext("Data catalogue"), "dataset:read", 40),
     MenuEntry(f"{CONSOLE}/sharing", lazy_gettext("Sharing requests"), "agreement:decide", 41),
     MenuEntry(f"{CONSOLE}/agreements", lazy_gettext("Sharing agreements"), "dataset:read", 42),
     MenuEntry(f"{CONSOLE}/subscriptions", lazy_gettext("Subscriptions"), "subscription:manage", 43),
-    MenuEntry(f"{CONSOLE}/devices", lazy_gettext("Devices"), "device:read", 30),
-    MenuEntry(f"{CONSOLE}/alerts", lazy_gettext("Alerts"), "device:read", 31),
-    MenuEntry(f"{CONSOLE}/device-models", lazy_gettext("Device models"), "device:read", 32),
-    MenuEntry(f"{CONSOLE}/areas", lazy_gettext("Areas"), None, 20),
-    MenuEntry(f"{CONSOLE}/people", lazy_gettext("People"), "person:read", 21),
-    MenuEntry(f"{CONSOLE}/households", lazy_gettext("Households"), "household:read", 22),
+    MenuEntry(f"{CONSOLE}/accounts", lazy_gettext("Accounts"), "account:read", 50),
+    MenuEntry(f"{CONSOLE}/roles", lazy_gettext("Roles"), "account:read", 51),
+    MenuEntry(f"{CONSOLE}/organisations", lazy_gettext("Organisations"), "organisation:read", 52),
+    MenuEntry(f"{CONSOLE}/clients", lazy_gettext("System clients"), "client:read", 53),
+    MenuEntry(f"{CONSOLE}/audit", lazy_gettext("Audit log"), "audit:read", 60),
+    MenuEntry(f"{CONSOLE}/jobs", lazy_gettext("Scheduled jobs"), "jobs:manage", 61),
 )
 
 

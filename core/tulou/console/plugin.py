@@ -11,17 +11,22 @@ from litestar.plugins import InitPlugin
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
+from tulou.console.account_pages import AccountsController, RolesController
 from tulou.console.account_routes import SessionController
 from tulou.console.area_pages import AreasController
+from tulou.console.audit_pages import AuditController
+from tulou.console.client_pages import ClientsController
 from tulou.console.csrf import csrf_protected
 from tulou.console.dataset_pages import DatasetPagesController, SubscriptionPagesController
 from tulou.console.device_pages import AlertsController, DevicesController
 from tulou.console.errors import EXCEPTION_HANDLERS
 from tulou.console.guards import console_session
+from tulou.console.job_pages import JobsController
 from tulou.console.layout import STATIC_DIR, STATIC_PATH
 from tulou.console.menu import served_paths, unserved_pages
 from tulou.console.middleware import ConsoleMiddleware
 from tulou.console.model_pages import DeviceModelsController
+from tulou.console.organisation_pages import OrganisationsController
 from tulou.console.page_routes import ModulesController, OverviewController
 from tulou.console.people_imports import PeopleImports
 from tulou.console.people_pages import HouseholdsController, PeopleController, PeopleImportController
@@ -51,6 +56,12 @@ PAGE_CONTROLLERS = (
     DevicesController,
     AlertsController,
     DeviceModelsController,
+    AccountsController,
+    RolesController,
+    OrganisationsController,
+    ClientsController,
+    AuditController,
+    JobsController,
 )
 
 

@@ -1,4 +1,4 @@
-"""Organisations: created and read only within the caller's areas."""
+"""Organisations: created, read and changed only within the caller's areas."""
 
 from __future__ import annotations
 
@@ -40,6 +40,28 @@ async def get_organisation(principal: Principal, organisation_id: int) -> Organi
     if organisation is None:
         raise NotFound(_("Organisation not found"), field="organisation_id")
     return organisation
+
+
+async def update_organisation(
+    principal: Principal, organisation_id: int, name: str, kind: OrganisationKind
+) -> Organisation:
+    """Rename an organisation or change its kind; it stays in its area, so it cannot leave the caller's scope."""
+    organisation = await get_organisation(principal, organisation_id)
+    name = name.strip()
+    if not name:
+        raise Invalid(_("A name is required"), field="name")
+    changes = {key: value for key, value in (("name", name), ("kind", kind))
+               if getattr(organisation, key) != value}
+    if not changes:
+        return organisation
+    async with in_transaction():
+        await Organisation.filter(id=organisation.id).update(**changes)
+        await record_audit(
+            principal.id, "organisation.changed", area_code=organisation.area_id, target_type="organisation",
+            target_id=str(organisation.id),
+            detail={key: getattr(value, "value", value) for key, value in changes.items()},
+        )
+    return await Organisation.get(id=organisation.id)
 
 
 async def list_organisations(

@@ -3,7 +3,7 @@
 County and township admins hold everything in their subtree except reading full
 resident numbers, which takes the data steward role, granted on purpose and audited,
 and defining custom roles, which stays with the county, as does publishing a dataset
-in the data catalogue (naming its owner, manager and area).
+in the data catalogue (naming its owner, manager and area) and running scheduled jobs.
 ``county_admin`` holds ``*`` (every permission, plugins' included). The other roles
 list core permissions by name and take plugin permissions from the registry each
 time the roles are synced, at start-up and by ``tulou admin create``.
@@ -30,13 +30,16 @@ CORE_PERMISSIONS = (
     "account:read", "account:write", "role:grant", "role:manage", "client:read", "client:write",
     "dataset:read", "dataset:manage", "record:read", "record:write", "agreement:request", "agreement:decide",
     "subscription:manage", "device:read", "device:write", "device_model:manage", "telemetry:read", "area:import",
+    "jobs:manage",
 )
 
 #: Left to the county: reading full resident numbers, defining roles, which would let
 #: a township shape what every other township's staff may be granted, publishing
 #: datasets, which names who owns and manages data shared across townships, and device
-#: models, which every township's devices are checked against, and the division tree itself.
-COUNTY_ONLY = ("person:read_sensitive", "role:manage", "dataset:manage", "device_model:manage", "area:import")
+#: models, which every township's devices are checked against, the division tree itself, and scheduled
+#: jobs, which run for every township at once.
+COUNTY_ONLY = ("person:read_sensitive", "role:manage", "dataset:manage", "device_model:manage", "area:import",
+               "jobs:manage")
 
 
 @dataclass(frozen=True)

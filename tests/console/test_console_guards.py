@@ -260,7 +260,7 @@ async def test_a_role_without_the_permission_is_refused(console: AppClient, town
             else:
                 refused[page.key] += 1
                 assert response.status_code == 403, (page.key, role)
-    assert min(refused.values()) >= 2, refused  # the kiosk and the auditor at least
+    assert min(refused.values()) >= 1, refused  # every guarded page to some role (the kiosk, at least)
 
 
 async def role_permissions(console: AppClient, role: str) -> list[str]:

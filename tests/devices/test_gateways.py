@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from tests.conftest import ADMIN, NANYANG_VILLAGE, SHANGPING_VILLAGE
 from tests.devices.conftest import register_device, send
 from tests.devices.test_ingest import raw_rows, reasons
+from tulou.devices.broker import telemetry_topic
+from tulou.devices.models import Device
+from tulou.devices.mqtt_readings import MessageChecker, Senders
+from tulou.devices.mqtt_wire import Publication
 
 GATEWAY_MODEL = {
     "id": "yunxi_lora_gw", "category": "gateway", "manufacturerName": "Yunxi Instruments", "modelName": "LoRa-GW1",
@@ -98,3 +104,20 @@ async def test_only_a_gateway_of_the_same_township_may_be_named(client: Any) -> 
     moved = await client.patch(f"/api/v1/devices/{second_village['id']}", json={"area": NANYANG_VILLAGE},
                                headers=ADMIN)
     assert moved.status_code == 422 and moved.json()["errors"][0]["field"] == "gateway"
+
+
+async def test_over_mqtt_a_gateway_publishes_its_probes_readings_on_its_own_topic(client: Any) -> None:
+    """The broker lets a device publish on its own topic only; what the gateway publishes there is checked like a
+    request: the probe's reading is stored as the probe's, a stranger's is refused and kept in the gateway's errors."""
+    gateway = await register_gateway(client)
+    probe = await register_device(client, serial="SN-1", gateway=gateway["id"])
+    stranger = await register_device(client, serial="SN-2")
+    devices = client.app.state.devices
+    checker = MessageChecker(Senders(client.app.state.platform.principal_cache.signal), devices.gateways,
+                             devices.models, devices.settings, devices.store.encode_time)
+    payload = {"readings": [{"device": probe["id"], "values": {"temperature": 7.5}},
+                            {"device": stranger["id"], "values": {"temperature": 8}}]}
+    outcome = await checker.check([Publication(telemetry_topic(gateway["id"]), msgspec.json.encode(payload), 1, 1)])
+    assert outcome.accepted == 1 and [row[0] for row in outcome.rows] == [(await Device.get(uid=probe["id"])).id]
+    assert [(r.reason, r.problems[0]["index"]) for r in outcome.refusals] == [("device_not_allowed", 1)]
+    assert outcome.senders == {(await Device.get(uid=gateway["id"])).id}

@@ -51,16 +51,16 @@ run: install
 	@$(BIN)/tulou admin create admin --generate
 	$(BIN)/tulou serve
 
+## Both passes at once (tests/both_passes.sh); `make test-sqlite` or `make test-postgres` runs one.
 test: install
 	bash tests/services.sh
-	$(MAKE) --no-print-directory test-sqlite
-	$(MAKE) --no-print-directory test-postgres
+	MAKE="$(MAKE)" bash tests/both_passes.sh
 
 test-sqlite: install
-	TULOU_TEST_DATABASE=sqlite $(BIN)/python -m pytest -q
+	TULOU_TEST_DATABASE=sqlite $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 test-postgres: install
-	TULOU_TEST_DATABASE=$(TEST_PG_URL) $(BIN)/python -m pytest -q
+	TULOU_TEST_DATABASE=$(TEST_PG_URL) $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 bench: install
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+from contextlib import AsyncExitStack
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -54,19 +55,18 @@ def message(start: datetime, number: int) -> bytes:
     return json.dumps({"t": moment(start, number).isoformat(), "values": {"level": number}}).encode()
 
 
-async def connected_meter(broker: Broker, meter: dict[str, Any]) -> aiomqtt.Client:
-    """The meter's open connection, with its own account, once the server has made that account on the broker."""
+async def connected_meter(connections: AsyncExitStack, broker: Broker, meter: dict[str, Any]) -> aiomqtt.Client:
+    """The meter's connection with its own account, once the server has made that account on the broker;
+    closed with ``connections``."""
     deadline = asyncio.get_running_loop().time() + 10
     while True:
         link = aiomqtt.Client(broker.host, broker.port, username=meter["id"], password=meter["mqttPassword"],
                               identifier=meter["id"], protocol=aiomqtt.ProtocolVersion.V5, timeout=10)
         try:
-            await link.__aenter__()
+            return await connections.enter_async_context(link)
         except aiomqtt.MqttError:
             assert asyncio.get_running_loop().time() < deadline, f"{meter['id']} cannot connect to the broker"
             await asyncio.sleep(0.1)
-        else:
-            return link
 
 
 async def keep_publishing(link: aiomqtt.Client, uid: str, start: datetime, acknowledged: list[int],
@@ -99,17 +99,12 @@ async def reading_mqtt(server: TulouServer) -> bool:
         return (await http.get("/readyz")).json()["checks"].get("mqtt") == "ok"
 
 
-async def test_every_reading_the_broker_acknowledged_survives_a_kill_during_sustained_mqtt_ingest(
-    server: TulouServer, admin: dict[str, str], broker: Broker,
-) -> None:
-    meters = register_meters(server, admin, METERS)
-    await eventually(lambda: reading_mqtt(server), 10, "the server subscribed on the broker")
-    start = (datetime.now(timezone.utc) - timedelta(hours=2)).replace(microsecond=0)
-    links = [await connected_meter(broker, meter) for meter in meters]
+async def publish_through_a_crash(server: TulouServer, admin: dict[str, str], broker: Broker,
+                                  meters: list[dict[str, Any]], start: datetime) -> tuple[list[list[int]], list[int]]:
+    """The meters publish while the server ingests, is killed, is down, and is back; each meter's readings
+    the broker acknowledged, and how many each sent."""
     acknowledged: list[list[int]] = [[] for _meter in meters]
     enough = asyncio.Event()
-    publishers = [asyncio.create_task(keep_publishing(link, meter["id"], start, numbers, enough))
-                  for link, meter, numbers in zip(links, meters, acknowledged)]
 
     def total() -> int:
         return sum(map(len, acknowledged))
@@ -118,32 +113,50 @@ async def test_every_reading_the_broker_acknowledged_survives_a_kill_during_sust
         stored = await stored_readings(server, admin, meters[0]["id"], start, limit=STORED_BEFORE_KILL)
         return len(stored) >= STORED_BEFORE_KILL and total() >= ACKNOWLEDGED_BEFORE_KILL
 
-    try:
-        await eventually(ingesting, 20, "readings stored while the meters publish")
-        server.kill()
-        down_at = total()
-        await eventually(lambda: total() >= down_at + ACKNOWLEDGED_WHILE_DOWN, 10, "readings acknowledged while down")
-        await asyncio.to_thread(server.start)
-        up_at = total()
-        await eventually(lambda: total() >= up_at + ACKNOWLEDGED_AFTER_RESTART, 10, "readings acknowledged after")
-    finally:
-        enough.set()
-        sent = await asyncio.gather(*publishers)
-        for link in links:
-            await link.__aexit__(None, None, None)
+    async with AsyncExitStack() as connections:
+        links = [await connected_meter(connections, broker, meter) for meter in meters]
+        publishers = [asyncio.create_task(keep_publishing(link, meter["id"], start, numbers, enough))
+                      for link, meter, numbers in zip(links, meters, acknowledged)]
+        try:
+            await eventually(ingesting, 20, "readings stored while the meters publish")
+            server.kill()
+            down_at = total()
+            await eventually(lambda: total() >= down_at + ACKNOWLEDGED_WHILE_DOWN, 10, "acknowledged while down")
+            await asyncio.to_thread(server.start)
+            up_at = total()
+            await eventually(lambda: total() >= up_at + ACKNOWLEDGED_AFTER_RESTART, 10, "acknowledged after")
+        finally:
+            enough.set()
+            sent = await asyncio.gather(*publishers)
+    return acknowledged, sent
 
+
+async def wait_until_stored(server: TulouServer, admin: dict[str, str], meters: list[dict[str, Any]],
+                            acknowledged: list[list[int]], start: datetime) -> None:
+    """Every acknowledged reading of every meter is stored within :data:`STORED_WITHIN_SECONDS`; failing
+    that, how many of each meter's are not."""
     missing: dict[str, int] = {}
 
-    async def all_acknowledged_stored() -> bool:
+    async def all_stored() -> bool:
         for meter, numbers in zip(meters, acknowledged):
             levels = {level for _t, level in await stored_readings(server, admin, meter["id"], start)}
             missing[meter["id"]] = len(set(numbers) - levels)
         return not any(missing.values())
 
     try:
-        await eventually(all_acknowledged_stored, STORED_WITHIN_SECONDS, "every acknowledged reading stored")
+        await eventually(all_stored, STORED_WITHIN_SECONDS, "every acknowledged reading stored")
     except pytest.fail.Exception:
         pytest.fail(f"acknowledged readings never stored, by meter: {missing} of {list(map(len, acknowledged))}")
+
+
+async def test_every_reading_the_broker_acknowledged_survives_a_kill_during_sustained_mqtt_ingest(
+    server: TulouServer, admin: dict[str, str], broker: Broker,
+) -> None:
+    meters = register_meters(server, admin, METERS)
+    await eventually(lambda: reading_mqtt(server), 10, "the server subscribed on the broker")
+    start = (datetime.now(timezone.utc) - timedelta(hours=2)).replace(microsecond=0)
+    acknowledged, sent = await publish_through_a_crash(server, admin, broker, meters, start)
+    await wait_until_stored(server, admin, meters, acknowledged, start)
     for meter, count in zip(meters, sent):
         stored = await stored_readings(server, admin, meter["id"], start)
         assert all(at == moment(start, level) and 0 <= level < count for at, level in stored)  # each as it was sent

@@ -6,9 +6,11 @@ from Tulou: the broker then holds the message for Tulou's persistent session, an
 acknowledges it to the broker only once its reading is committed. So when the server is
 killed mid-stream, what it had not stored yet stays with the broker, which also goes on
 queueing what the meters send while the server is down, and hands both to the server
-restarted in its place. After the restart every reading a meter was acknowledged is
-read back through the API, as it was sent; a reading may be there twice (redelivered
-after its commit, before its acknowledgement), never missing.
+restarted in its place. The server has two workers, so two sessions share the messages,
+and each restarted worker must resume one of them (its slot). After the restart every
+reading a meter was acknowledged is read back through the API, as it was sent; a reading
+may be there twice (redelivered after its commit, before its acknowledgement), never
+missing.
 """
 
 from __future__ import annotations
@@ -41,8 +43,8 @@ STORED_WITHIN_SECONDS = 30
 
 @pytest.fixture
 def server_settings(broker: Broker, session_prefix: str) -> dict[str, str]:
-    """The server reads the tests' broker, under the run's session name (taking over any session left behind)."""
-    return broker.server_environment(session_prefix)
+    """Two workers read the tests' broker, under the run's session name (taking over any session left behind)."""
+    return {**broker.server_environment(session_prefix), "TULOU_WEB__WORKERS": "2"}
 
 
 def moment(start: datetime, number: int) -> datetime:

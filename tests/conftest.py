@@ -27,6 +27,7 @@ import httpx
 from argon2 import PasswordHasher
 from litestar import Litestar
 
+from tests.mqtt_broker import Broker, mosquitto_broker
 from tulou.db.lifecycle import apply_migrations
 from tulou.identity.accounts_models import AccessToken, Account, Role, RoleBinding, TokenKind
 from tulou.identity.auth import token_hash
@@ -301,3 +302,18 @@ async def load_demo(app: Litestar) -> None:
 
     result = await load_demo_county(app.state.platform)
     assert not result.errors
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    """The tests' own Mosquitto, started once for every test that needs one (in-process apps and real servers)."""
+    with mosquitto_broker(tmp_path_factory.mktemp("mosquitto")) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def session_prefix() -> str:
+    """One broker session name for every Tulou of the run, as for the processes of one host: one that stopped
+    while cut off from the broker leaves its session subscribed to the shared subscription, and the next must
+    take it over rather than let it keep a share of the messages."""
+    return f"tulou-test-{uuid.uuid4().hex[:8]}"

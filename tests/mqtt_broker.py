@@ -24,6 +24,8 @@ REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "deploy" / "mosquitto"
 PLUGIN_NAME = "mosquitto_dynamic_security.so"
 ADMIN = "admin"
+#: The tests' ``devices.mqtt.password_key``, from which Tulou derives the devices' broker passwords.
+PASSWORD_KEY = "3q2-7wR5l8wvCXgJ0m7l0yBqkP4tV1a6YwZ8sN2dE4A"
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,11 @@ class Broker:
         """The ``devices.mqtt`` settings of a Tulou using this broker."""
         return {"url": self.url, "username": "tulou", "password": self.tulou_password, "password_key": password_key,
                 "client_id_prefix": prefix}
+
+    def server_environment(self, prefix: str) -> dict[str, str]:
+        """The ``TULOU_DEVICES__MQTT__*`` variables of a ``tulou serve`` using this broker."""
+        return {f"TULOU_DEVICES__MQTT__{name.upper()}": value
+                for name, value in self.mqtt_settings(PASSWORD_KEY, prefix).items()}
 
 
 def free_port() -> int:

@@ -40,12 +40,11 @@ from telemetry import (
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository, for tests.mqtt_broker
-from tests.mqtt_broker import Broker, mosquitto_broker  # noqa: E402
+from tests.mqtt_broker import PASSWORD_KEY, Broker, mosquitto_broker  # noqa: E402
 
 DEVICES = 8
 MESSAGES_PER_DEVICE = 10_000  # all of them fit the broker's queue for Tulou (max_queued_messages)
 GOAL = 15_000
-PASSWORD_KEY = "3q2-7wR5l8wvCXgJ0m7l0yBqkP4tV1a6YwZ8sN2dE4A"
 DEADLINE_SECONDS = 180
 
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from tests.conftest import ADMIN, SHIMEN_TOWN, AppClient
 from tests.devices.conftest import bearer, register_device, send, staff_token
 from tests.devices.test_ingest import raw_rows
 from tests.devices.test_provisioning import claim, make_key
-from tests.mqtt_broker import Broker, mosquitto_broker
+from tests.mqtt_broker import PASSWORD_KEY, Broker
 from tulou.devices import mqtt as mqtt_module
 from tulou.devices.broker import telemetry_topic
 from tulou.devices.broker_accounts import BrokerControl
@@ -31,23 +30,8 @@ from tulou.devices.models import Device, DeviceStatus
 from tulou.devices.mqtt_wire import Publication, SubscriberProtocol, pubacks, varint
 from tulou.security.principal_cache import principals_changed
 
-PASSWORD_KEY = "3q2-7wR5l8wvCXgJ0m7l0yBqkP4tV1a6YwZ8sN2dE4A"
 V5 = aiomqtt.ProtocolVersion.V5
 DEVICES = "/api/v1/devices/"
-
-
-@pytest.fixture(scope="session")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
-    with mosquitto_broker(tmp_path_factory.mktemp("mosquitto")) as running:
-        yield running
-
-
-@pytest.fixture(scope="session")
-def session_prefix() -> str:
-    """One broker session name for every test app, as for the processes of one host: an app that stopped
-    while cut off from the broker leaves its session subscribed, and the next app must take it over
-    rather than let it keep a share of the messages."""
-    return f"tulou-test-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture

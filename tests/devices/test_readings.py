@@ -84,6 +84,14 @@ async def test_downsampling_every_property_leaves_out_text_unless_counting(clien
     assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "agg"
 
 
+async def test_a_property_of_the_model_with_no_reading_yet_has_an_empty_series(client: Any) -> None:
+    """Before the first reading of a property anywhere: nothing found, which is no error in the query."""
+    device = await register_device(client)
+    response = await series(client, device["id"], property="charging")
+    assert response.status_code == 200, response.text
+    assert response.json()["series"] == []
+
+
 @pytest.mark.parametrize("params, field", [
     ({"agg": "avg"}, "interval"),
     ({"interval": "1h"}, "agg"),

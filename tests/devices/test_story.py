@@ -19,9 +19,8 @@ from typing import Any
 from tests.conftest import SHANGPING_VILLAGE, YUNXI_TOWN, AppClient
 from tests.devices.conftest import SOIL_MODEL, FakeClock, bearer, staff_token
 from tests.devices.test_ingest import raw_rows
-from tests.devices.test_mqtt import (  # noqa: F401 - the broker and the app reading it are fixtures of those tests
-    DEVICES, broker, device_link, eventually, mqtt_client, mqtt_serve, publish, refused_count_reaches, rows_reach,
-    session_prefix,
+from tests.devices.test_mqtt import (  # noqa: F401 - the app reading the broker is a fixture of those tests
+    DEVICES, device_link, eventually, mqtt_client, mqtt_serve, publish, refused_count_reaches, rows_reach,
 )
 from tests.devices.test_provisioning import CLAIM, KEYS
 from tests.mqtt_broker import Broker

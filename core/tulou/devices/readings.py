@@ -77,12 +77,15 @@ def _window(start: datetime | None, end: datetime | None) -> tuple[datetime, dat
 
 
 async def _properties(device: Device, wanted: str | None, agg: str | None) -> dict[int, tuple[str, PropertySpec | None]]:
-    """Property number to (name, spec) of one property, or of all the model's that ``agg`` applies to."""
+    """Property number to (name, spec) of one property, or of all the model's that ``agg`` applies to.
+
+    A property gets its number when its first reading is stored: one the model declares that has
+    none yet has no number, and an empty series rather than an error."""
     specs = parse_properties(device.model.properties)
     numeric_only = agg is not None and agg != "count"
     names = [wanted] if wanted is not None else [name for name, spec in specs.items() if spec.numeric or not numeric_only]
     found = await TelemetryProperty.filter(name__in=names).values_list("id", "name")
-    if wanted is not None and not found:
+    if wanted is not None and not found and wanted not in specs:
         raise Invalid(_("The device's model has no such property"), field="property")
     return {number: (name, specs.get(name)) for number, name in found}
 

@@ -3,10 +3,22 @@ and only where the plugin's module is on: neither reachable nor in the menu befo
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from tests.conftest import ADMIN, MEILIN_TOWNSHIP, SHANGPING_VILLAGE, YUNXI_TOWN, AppClient
+import pytest
+from litestar import Litestar, Request, get
+from litestar.params import FromPath
+
+from tests.conftest import (
+    ADMIN, DEMO_COUNTY, MEILIN_TOWNSHIP, NANYANG_VILLAGE, SHANGPING_VILLAGE, YUNXI_TOWN, AppClient, builtin_plugins,
+    cheap_passwords, running_app,
+)
 from tests.console.conftest import Browser, signed_in, staff
+from tests.core.sample_plugins import SamplePlugin
+from tulou.api import Permission, console_page, hookimpl, requires
 from tulou_notices.models import Notice
 
 BOARD = "/console/notices"
@@ -92,3 +104,48 @@ async def test_the_permission_and_the_form_token_are_checked(console: AppClient,
     assert forged.status_code == 403 and not await Notice.exists()
     stranger = open_browser()
     assert (await stranger.get(BOARD)).status_code == 303  # to the sign-in page
+
+
+@dataclass
+class WellsPlugin(SamplePlugin):
+    """A plugin with a console page per area, rendered from its own template directory."""
+
+    templates: str = ""
+
+    @hookimpl
+    def register_permissions(self, register: Any) -> None:
+        register(Permission("wells:record", "Record wells"))
+
+    @hookimpl
+    def register_console_routes(self, register: Any) -> None:
+        @get("/{area:str}", guards=[requires("wells:record")])
+        async def wells_of(request: Request, area: FromPath[str]) -> Any:
+            return await console_page(request, "wells.html", area=area)
+
+        register(wells_of)
+
+    @hookimpl
+    def register_console_templates(self, register: Any) -> None:
+        register(self.templates)
+
+
+async def test_a_page_naming_its_area_answers_only_where_the_module_is_on(
+    make_app: Callable[..., Litestar], monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:
+    (tmp_path / "wells.html").write_text(
+        '{% extends "console/base.html" %}{% block main %}<h1 id="wells">{{ _("Modules") }} {{ area }}</h1>'
+        "{% endblock %}")
+    cheap_passwords(monkeypatch)
+    plugins = [*builtin_plugins(), WellsPlugin(name="wells", templates=str(tmp_path)),
+               WellsPlugin(name="nowhere", templates=str(tmp_path / "missing"))]
+    async with running_app(make_app(plugins=plugins)) as client:
+        nowhere = (await client.get("/api/v1/plugins")).json()
+        assert next(p for p in nowhere if p["name"] == "nowhere")["status"] == "failed"
+        await staff(client, "county", "county_admin", DEMO_COUNTY)
+        assert (await client.put(f"/api/v1/areas/{YUNXI_TOWN}/modules/wells", headers=ADMIN)).status_code == 201
+        county = Browser(client.app)
+        assert (await county.sign_in("county")).status_code == 303
+        page = await county.get(f"/console/wells/{SHANGPING_VILLAGE}")
+        assert page.status_code == 200 and f'<h1 id="wells">模块 {SHANGPING_VILLAGE}</h1>' in page.text
+        assert (await county.get(f"/console/wells/{NANYANG_VILLAGE}")).status_code == 404  # Shimen has not
+        await county.aclose()

@@ -14,6 +14,10 @@ from tulou import STANDARD_VERSION
 from tulou.areas.codes import AreaLevel, is_within, level_of, parent_code, township_code
 from tulou.areas.models import Area
 from tulou.areas.service import get_area
+from tulou.console.forms import Form as ConsoleForm
+from tulou.console.layout import see_other
+from tulou.console.plugin_pages import console_page, module_areas
+from tulou.console.templating import area_label
 from tulou.devices.events import DeviceEvent
 from tulou.errors import Conflict, Forbidden, Invalid, NotFound, Problem, Unauthorized, Unavailable
 from tulou.i18n import translator
@@ -37,6 +41,7 @@ __all__ = [
     "Area",
     "AreaLevel",
     "Conflict",
+    "ConsoleForm",
     "ConsolePage",
     "DatasetSchema",
     "DeviceEvent",
@@ -52,14 +57,18 @@ __all__ = [
     "Problem",
     "Unauthorized",
     "Unavailable",
+    "area_label",
+    "console_page",
     "current_principal",
     "get_area",
     "hookimpl",
     "is_within",
     "level_of",
+    "module_areas",
     "parent_code",
     "plugin_settings",
     "requires",
+    "see_other",
     "township_code",
     "translator",
 ]

@@ -110,3 +110,21 @@ async def test_the_jobs_page_lists_schedules_and_runs_a_job_now(console: AppClie
     assert (await lin.open("/console/jobs")).status_code == 403
     assert (await lin.submit("/console/jobs/tulou.purge_expired_tokens/run")).status_code == 403
     assert 'href="/console/jobs"' not in (await lin.open("/console/")).text
+
+
+async def test_the_overview_says_where_a_jobs_latest_run_failed(console: AppClient, open_browser: Any) -> None:
+    await staff(console, "county", "county_admin", DEMO_COUNTY)
+    await staff(console, "lin", "township_admin")
+    earlier, later = datetime.now(UTC) - timedelta(hours=1), datetime.now(UTC)
+    for area, outcomes in ((MEILIN_TOWNSHIP, (JobOutcome.SUCCEEDED, JobOutcome.FAILED)),
+                           (YUNXI_TOWN, (JobOutcome.FAILED, JobOutcome.SUCCEEDED))):  # Yunxi's has recovered
+        for started, outcome in zip((earlier, later), outcomes, strict=True):
+            await JobRun.create(job_id="notices.expire", plugin="notices", area_code=area, started_at=started,
+                                outcome=outcome)
+    overview = (await (await signed_in(open_browser, "county")).open("/console/")).text
+    meilin = overview.split(f'id="area-{MEILIN_TOWNSHIP}"')[1].split("</section>")[0]
+    yunxi = overview.split(f'id="area-{YUNXI_TOWN}"')[1].split("</section>")[0]
+    assert "1 个任务最近一次运行失败" in meilin and 'href="/console/jobs"' in meilin
+    assert "没有失败的任务" in yunxi
+    for_lin = (await (await signed_in(open_browser, "lin")).open("/console/")).text
+    assert "定时任务" not in for_lin.split('<main')[1] and "任务最近一次运行失败" not in for_lin  # a county page

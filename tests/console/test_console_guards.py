@@ -203,9 +203,13 @@ async def staff_things(client: AppClient, township: str, village: str) -> dict[s
 async def township_staff(console: AppClient, open_browser: Callable[[], Browser]) -> AsyncIterator[dict[str, Browser]]:
     """A signed-in browser for every built-in role bound in Yunxi Town, and Meilin's township administrator's.
 
+    Both townships run the notice board, whose console page is checked with the core's.
     Yunxi's township administrator works for its government, which keeps Yunxi's dataset; Yunxi
     also has the things the device pages name in their paths, and each township a resident and a household.
     """
+    for township in (YUNXI_TOWN, MEILIN_TOWNSHIP):  # so the notice board's console pages are checked too
+        switched = await console.put(f"/api/v1/areas/{township}/modules/notices", headers=ADMIN)
+        assert switched.status_code == 201, switched.text
     RESIDENTS[YUNXI_TOWN] = await resident_and_household(console, SHANGPING_VILLAGE, 1, YUNXI_RESIDENT)
     RESIDENTS[MEILIN_TOWNSHIP] = await resident_and_household(console, MEILIN_VILLAGE, 2, "梅林王五")
     browsers, accounts = {}, {}
@@ -228,7 +232,8 @@ async def test_without_a_session_every_page_sends_to_sign_in(console: AppClient,
     stranger = open_browser()
     await stranger.open(SIGN_IN)  # a form token of its own does not help
     checked = pages(console.app)
-    assert {"GET /console", "POST /console/modules/{area:str}/{plugin:str}/enable"} <= {p.key for p in checked}
+    assert {"GET /console", "POST /console/modules/{area:str}/{plugin:str}/enable",
+            "GET /console/notices", "POST /console/notices"} <= {p.key for p in checked}
     for page in checked:
         response = await send(stranger, page, YUNXI_TOWN)
         assert response.status_code == 303, page.key

@@ -112,13 +112,19 @@ async def _where(principal: Principal) -> str:
 async def page(request: Request, template: str, *, status: int = 200, headers: dict[str, str] | None = None,
                **context: Any) -> Template:
     """A full console page: ``console/<template>`` inside the layout, for the signed-in caller if any."""
+    return await laid_out(request, f"console/{template}", status=status, headers=headers, **context)
+
+
+async def laid_out(request: Request, name: str, /, *, status: int = 200, headers: dict[str, str] | None = None,
+                   **context: Any) -> Template:
+    """The template called ``name`` (a plugin's, too) with what the layout needs."""
     base, cookies = form_context(request)
     principal: Principal | None = request.scope.get(SESSION_PRINCIPAL_KEY)  # type: ignore[call-overload]
     if principal is not None:
         menu = await visible_menu(request.app.state.platform, request.app, principal)
         base.update(principal=principal, menu=menu, current=current_entry(menu, request.url.path),
                     where=await _where(principal))
-    return Template(f"console/{template}", context={**base, **context}, status_code=status, cookies=cookies,
+    return Template(name, context={**base, **context}, status_code=status, cookies=cookies,
                     headers=headers, media_type=MediaType.HTML)
 
 

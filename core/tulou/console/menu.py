@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from litestar import Litestar
 from litestar.routes import HTTPRoute
 
-from tulou.areas.codes import is_within
 from tulou.i18n import lazy_gettext
 from tulou.platform import Platform
-from tulou.plugins.manifest import ActivationPolicy
+from tulou.modules.gate import module_on_within
 from tulou.security.principal import Principal
 
 CONSOLE = "/console"
@@ -77,21 +76,12 @@ def unserved_pages(platform: Platform, served: frozenset[str]) -> list[str]:
     )
 
 
-async def _module_on_within(platform: Platform, plugin: str, roots: tuple[str, ...] | None) -> bool:
-    """Whether some township in ``roots`` (None: anywhere) runs ``plugin``."""
-    record = platform.plugins.get(plugin)
-    if record is not None and record.activation is ActivationPolicy.REQUIRED:
-        return True
-    townships = (await platform.activations.fresh()).enabled_townships(plugin)
-    return any(roots is None or any(is_within(town, root) for root in roots) for town in townships)
-
-
 async def visible_menu(platform: Platform, app: Litestar, principal: Principal) -> list[MenuEntry]:
     """The pages the caller may open: a plugin's only where its module is on and the caller holds its permission."""
     entries = [entry for entry in CORE_PAGES if entry.permission is None or principal.has_permission(entry.permission)]
     for entry in plugin_pages(platform, served_paths(app)):
         roots = principal.area_roots if entry.permission is None else principal.roots_holding(entry.permission)
-        if roots != () and await _module_on_within(platform, entry.plugin or "", roots):
+        if roots != () and await module_on_within(platform, entry.plugin or "", roots):
             entries.append(entry)
     return sorted(entries, key=lambda entry: (entry.order, str(entry.title)))
 

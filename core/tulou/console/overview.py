@@ -1,8 +1,9 @@
-"""The overview: the caller's part of the area tree, each township's modules, devices and alerts, and recent audit events.
+"""The overview: the caller's part of the area tree, each township's modules, devices, alerts and failing jobs,
+and recent audit events.
 
-Everything is counted within the caller's areas only, and device counts and audit
-events only where the caller holds ``device:read`` and ``audit:read``, as the API's
-routes for them require: a township's staff never see another township, not even as a number.
+Everything is counted within the caller's areas only, and device counts, failing jobs and
+audit events only where the caller holds ``device:read``, ``jobs:manage`` and ``audit:read``,
+as the API's routes and the jobs page require: a township's staff never see another township, not even as a number.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from tortoise.expressions import Q
-from tortoise.functions import Count
+from tortoise.functions import Count, Max
 
 from tulou.areas.codes import AreaLevel, township_code
 from tulou.areas.models import Area
@@ -20,8 +21,10 @@ from tulou.audit.models import AuditEntry
 from tulou.audit.service import scoped_entries
 from tulou.console.actors import actor_names
 from tulou.console.audit_labels import action_label
+from tulou.console.job_board import MANAGE as JOBS_MANAGE
 from tulou.devices.alert_models import Alert
 from tulou.devices.models import Connection, Device, DeviceStatus
+from tulou.jobs.models import JobOutcome, JobRun
 from tulou.modules.models import ModuleActivation
 from tulou.platform import Platform
 from tulou.plugins.manifest import ActivationPolicy
@@ -46,6 +49,7 @@ class TownshipSummary:
     modules_off: int
     may_manage_modules: bool
     devices: DeviceCounts | None  # None: the caller may not read the township's devices
+    failing_jobs: int | None = None  # None: the caller may not see the jobs page
 
 
 @dataclass
@@ -123,11 +127,24 @@ async def _count_open_alerts(roots: tuple[str, ...] | None, counts: dict[str, De
             counts.setdefault(township, DeviceCounts()).open_alerts += row["count"]
 
 
+async def _failing_jobs(principal: Principal) -> Counter[str]:
+    """Per township, the jobs whose latest run there failed, among the runs the jobs page shows the caller."""
+    roots = principal.roots_holding(JOBS_MANAGE)
+    latest = await (
+        JobRun.filter(_scope_filter(roots, "area_code"), area_code__isnull=False)
+        .annotate(last=Max("id")).group_by("job_id", "area_code").values_list("job_id", "area_code", "last")
+    )
+    failed = await JobRun.filter(id__in=[last for _job, _area, last in latest], outcome=JobOutcome.FAILED
+                                 ).values_list("area_code", flat=True)
+    return Counter(town for code in failed if (town := township_code(str(code))) is not None)
+
+
 async def _summaries(platform: Platform, principal: Principal, townships: list[Area]) -> dict[str, TownshipSummary]:
     usable = platform.plugins.usable()
     required = sum(record.activation is ActivationPolicy.REQUIRED for record in usable)
     switched_on = await _modules_on(platform, principal.area_roots)
     devices = await _device_counts(principal)
+    failing = await _failing_jobs(principal) if principal.has_permission(JOBS_MANAGE) else None
     summaries = {}
     for township in townships:
         on = required + switched_on[township.code]
@@ -136,6 +153,7 @@ async def _summaries(platform: Platform, principal: Principal, townships: list[A
             modules_on=on, modules_off=len(usable) - on,
             may_manage_modules=principal.has_permission("modules:manage", township.code),
             devices=devices.get(township.code, DeviceCounts()) if may_read_devices else None,
+            failing_jobs=failing[township.code] if failing is not None else None,
         )
     return summaries
 

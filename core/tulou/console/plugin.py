@@ -29,6 +29,7 @@ from tulou.console.model_pages import DeviceModelsController
 from tulou.console.organisation_pages import OrganisationsController
 from tulou.console.page_routes import ModulesController, OverviewController
 from tulou.console.people_imports import PeopleImports
+from tulou.console.plugin_pages import plugin_console_routers
 from tulou.console.people_pages import HouseholdsController, PeopleController, PeopleImportController
 from tulou.console.sharing_pages import AgreementPagesController, SharingRequestsController
 from tulou.console.templating import template_engine
@@ -65,15 +66,15 @@ PAGE_CONTROLLERS = (
 )
 
 
-def console_router() -> Router:
-    """Every console route behind the session guard (public pages excepted), then the form-token check."""
+def console_router(platform: Platform) -> Router:
+    """Every console route, the plugins' pages too, behind the session guard (public pages excepted), then the form-token check."""
     static = create_static_files_router(
         path=STATIC_PATH, directories=[STATIC_DIR], name="console-static", opt={**PUBLIC, "static": True},
         cache_control=STATIC_CACHE,
     )
     return Router(
         path="/",
-        route_handlers=[*PAGE_CONTROLLERS, static],
+        route_handlers=[*PAGE_CONTROLLERS, *plugin_console_routers(platform), static],
         guards=[console_session, csrf_protected],
         middleware=[ConsoleMiddleware],
         exception_handlers=EXCEPTION_HANDLERS,
@@ -88,8 +89,9 @@ class ConsolePlugin(InitPlugin):
         self.platform = platform
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        app_config.template_config = TemplateConfig(instance=template_engine(self.platform.settings))
-        app_config.route_handlers.append(console_router())
+        engine = template_engine(self.platform.settings, self.platform.registry.console_templates)
+        app_config.template_config = TemplateConfig(instance=engine)
+        app_config.route_handlers.append(console_router(self.platform))
         app_config.on_startup.append(self.warn_of_unserved_pages)
         people_imports = PeopleImports()
         app_config.state["people_imports"] = people_imports

@@ -10,7 +10,10 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from collections.abc import Mapping
+from pathlib import Path
+
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, PrefixLoader, StrictUndefined
 from litestar.plugins.jinja import JinjaTemplateEngine
 
 from tulou.areas.models import Area
@@ -23,9 +26,11 @@ def area_label(area: Area) -> str:
     return area.name_en if current_locale.get() == "en" and area.name_en else area.name
 
 
-def template_engine(settings: CoreSettings) -> JinjaTemplateEngine:
+def template_engine(settings: CoreSettings, plugin_templates: Mapping[str, Path] | None = None) -> JinjaTemplateEngine:
+    """The core's templates as ``console/<name>``, and each plugin's (``register_console_templates``) as ``<plugin>/<name>``."""
+    plugins = PrefixLoader({plugin: FileSystemLoader(directory) for plugin, directory in (plugin_templates or {}).items()})
     environment = Environment(
-        loader=PackageLoader("tulou.console", "templates"),
+        loader=ChoiceLoader([PackageLoader("tulou.console", "templates"), plugins]),
         autoescape=True,
         undefined=StrictUndefined,
         extensions=["jinja2.ext.i18n"],

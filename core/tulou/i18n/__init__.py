@@ -95,6 +95,21 @@ def ngettext(singular: str, plural: str, count: int) -> str:
     return _active.dngettext(CORE_DOMAIN, singular, plural, count)
 
 
+def plugin_first(domain: str) -> tuple[Callable[[str], str], Callable[[str, str, int], str]]:
+    """``(gettext, ngettext)`` reading ``domain``'s catalogue, then the core's: a plugin's
+    console page shows its own words and the layout's around them."""
+
+    def domain_gettext(message: str) -> str:
+        translated = _active.dgettext(domain, message)
+        return translated if translated != message else gettext(message)
+
+    def domain_ngettext(singular: str, plural: str, count: int) -> str:
+        translated = _active.dngettext(domain, singular, plural, count)
+        return translated if translated not in (singular, plural) else ngettext(singular, plural, count)
+
+    return domain_gettext, domain_ngettext
+
+
 def negotiate(query_lang: str | None, accept_language: str | None, default: str) -> str:
     """Pick the locale: ``?lang=`` first, then ``Accept-Language``, then the default."""
     preferred: list[str] = []

@@ -58,7 +58,8 @@ class PersonTag:
 
 @dataclass(frozen=True)
 class ConsolePage:
-    """A menu entry in the admin console, shown where the module is on and the caller may."""
+    """A menu entry in the admin console, shown where the module is on and the caller may,
+    once a handler registered with ``register_console_routes`` serves ``path``."""
 
     path: str
     title: object

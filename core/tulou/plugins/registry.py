@@ -49,6 +49,8 @@ class Registry:
     translations: dict[str, TranslationsDirectory] = field(default_factory=dict)
     permissions: dict[str, list[Permission]] = field(default_factory=lambda: defaultdict(list))
     console_pages: dict[str, list[ConsolePage]] = field(default_factory=lambda: defaultdict(list))
+    console_routes: dict[str, list[ControllerRouterHandler]] = field(default_factory=lambda: defaultdict(list))
+    console_templates: dict[str, Path] = field(default_factory=dict)
     datasets: dict[str, list[DatasetSchema]] = field(default_factory=lambda: defaultdict(list))
     device_models: dict[str, list[DeviceModelSpec]] = field(default_factory=lambda: defaultdict(list))
     person_tags: dict[str, list[PersonTag]] = field(default_factory=lambda: defaultdict(list))
@@ -88,8 +90,10 @@ def collect_registrations(manager: PluginManager, registry: Registry) -> Registr
     manager.collect("register_person_tags", lambda plugin: _person_tags_register(plugin, registry))
     for hook, target in (
         ("register_console_pages", registry.console_pages),
+        ("register_console_routes", registry.console_routes),
     ):
         manager.collect(hook, lambda plugin, target=target: target[plugin].append)
+    manager.collect("register_console_templates", lambda plugin: _console_templates_register(plugin, registry))
     manager.collect("register_device_models", lambda plugin: _device_models_register(plugin, registry))
     _drop_failed(manager, registry)
     for plugin, handlers in list(registry.routes.items()):
@@ -142,6 +146,16 @@ def _translations_register(plugin: str, registry: Registry) -> Callable[[str], N
         if not path.is_dir():
             raise RegistrationError(f"translations directory {path} does not exist")
         registry.translations[plugin] = TranslationsDirectory(domain=plugin, directory=path)
+
+    return register
+
+
+def _console_templates_register(plugin: str, registry: Registry) -> Callable[[str], None]:
+    def register(directory: str | Path) -> None:
+        path = Path(directory)
+        if not path.is_dir():
+            raise RegistrationError(f"console templates directory {path} does not exist")
+        registry.console_templates[plugin] = path
 
     return register
 

@@ -149,6 +149,39 @@ def register_console_pages(register: Callable[[ConsolePage], None]) -> None:
 
 
 @hookspec
+def register_console_routes(register: Callable[[ControllerRouterHandler], None]) -> None:
+    """Register Litestar handlers, controllers or routers that serve the plugin's console pages.
+
+    They are mounted under ``/console/<plugin>/`` (a :class:`~tulou.api.ConsolePage` at
+    ``/console/<plugin>`` puts the first in the menu) behind the same guards as the core's
+    pages: a signed-in session, the form token on every POST, and the module gate. A page
+    naming an ``area`` answers 404 where its township has not enabled the module; a page
+    naming none opens only if some township in the caller's areas runs it. Every handler
+    must also take ``guards=[requires("<plugin>:<action>")]`` (or ``signed_in``).
+    Render pages with :func:`tulou.api.console_page`.
+
+    :param register: call once per handler, controller or router.
+
+    .. versionadded:: 0.2
+    """
+
+
+@hookspec
+def register_console_templates(register: Callable[[str], None]) -> None:
+    """Register the directory of the plugin's console page templates (Jinja).
+
+    A template ``board.html`` in it is rendered by ``console_page(request, "board.html")``;
+    it may ``{% extends "console/base.html" %}`` and import the core's form macros from
+    ``"console/forms.html"``. ``_()`` in it translates in the plugin's catalogue first,
+    then the core's.
+
+    :param register: call once with the path of the directory.
+
+    .. versionadded:: 0.2
+    """
+
+
+@hookspec
 def register_datasets(register: Callable[[DatasetSchema], None]) -> None:
     """Publish datasets in the data-exchange catalogue (:class:`~tulou.api.DatasetSchema`).
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from litestar.types import ControllerRouterHandler
 from pydantic import BaseModel
 
 from tulou.api import ActivationPolicy, ConsolePage, Job, Permission, PluginManifest, hookimpl
+from tulou_notices.console import NoticeBoardPage
 from tulou_notices.i18n import LOCALE_DIR, lazy_gettext
 from tulou_notices.jobs import JOBS
 from tulou_notices.permissions import PERMISSIONS, PUBLISH
@@ -15,6 +17,7 @@ from tulou_notices.routes import NoticeController
 from tulou_notices.settings import NoticesSettings
 
 NAME = "notices"
+TEMPLATES = Path(__file__).parent / "templates"
 
 
 @hookimpl
@@ -68,3 +71,13 @@ def register_console_pages(register: Callable[[ConsolePage], None]) -> None:
     register(
         ConsolePage(path="/console/notices", title=lazy_gettext("Notice board"), permission=PUBLISH)
     )
+
+
+@hookimpl
+def register_console_routes(register: Callable[[ControllerRouterHandler], None]) -> None:
+    register(NoticeBoardPage)
+
+
+@hookimpl
+def register_console_templates(register: Callable[[str], None]) -> None:
+    register(str(TEMPLATES))

@@ -84,6 +84,11 @@ async def get_notice(area: Area, notice_id: int, *, include_all: bool = False) -
     return notice
 
 
+async def latest_in(codes: list[str], *, limit: int) -> list[Notice]:
+    """The newest notices of these areas in any state, for publishers to see what they put up."""
+    return await Notice.filter(area_id__in=codes).order_by("-valid_from", "-id").limit(limit)
+
+
 def _zoned(moment: datetime, field: str) -> datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise Invalid(_("Times must include a time zone offset"), field=field)

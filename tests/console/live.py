@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from tests.conftest import (
-    ADMIN, MEILIN_TOWNSHIP, TEST_BLIND_INDEX_KEY, TEST_ENCRYPTION_KEYS, YUNXI_TOWN, builtin_plugins, running_app,
-    settings_for,
+    ADMIN, DEMO_COUNTY, MEILIN_TOWNSHIP, TEST_BLIND_INDEX_KEY, TEST_ENCRYPTION_KEYS, YUNXI_TOWN, builtin_plugins,
+    running_app, settings_for,
 )
 from tests.console.sharing_data import yunxi_sharing
 from tests.core.test_accounts import account
@@ -49,11 +49,13 @@ class LiveConsole:
 
 async def _prepare(database_url: str, directory: Path) -> None:
     """The demo county, Yunxi's administrator ``lin`` (staff of its government, which keeps a dataset
-    a cooperative asks to read), Meilin's ``mei`` and a county device model."""
+    a cooperative asks to read), Meilin's ``mei``, the county's administrator ``county`` and a county
+    device model."""
     app = create_app(plugins=builtin_plugins(), **settings_for(database_url, directory))
     async with running_app(app) as client:
         lin = await account(client, "lin", "township_admin", YUNXI_TOWN)
         await account(client, "mei", "township_admin", MEILIN_TOWNSHIP)
+        await account(client, "county", "county_admin", DEMO_COUNTY)
         await yunxi_sharing(client, keepers=[lin])
         made = await client.post("/api/v1/device-models/", headers=ADMIN, json=SOIL_MODEL)
         assert made.status_code == 201, made.text

@@ -11,7 +11,8 @@ from tortoise import connections
 
 from tests.conftest import ADMIN
 from tests.devices.conftest import FakeClock, register_device, send
-from tulou.devices.models import Device
+from tulou.devices.device_errors import KEPT
+from tulou.devices.models import Device, DeviceErrorRecord
 
 
 async def raw_rows(device_uid: str | None = None) -> int:
@@ -184,3 +185,42 @@ async def test_stopping_finishes_the_write_under_way_and_refuses_new_ones(client
     release.set()
     await stopping
     assert (await under_way).status_code == 200 and await raw_rows() == 1
+
+
+async def test_refused_readings_go_to_the_devices_recent_errors_too(client: Any, fake_clock: FakeClock) -> None:
+    """Staff find every refusal of a device in one list: one entry per refused reading, answered or not."""
+    device = await register_device(client)
+    errors_of = f"/api/v1/devices/{device['id']}/errors"
+    assert (await send(client, device["token"], {"values": {"temperature": 20.0}})).status_code == 200
+    assert (await client.get(errors_of, headers=ADMIN)).json()["refusedCount"] == 0  # nothing refused, nothing kept
+    batch = {"readings": [{"values": {"temperature": 20.0}},
+                          {"values": {"temperature": 99.0, "battery": "full"}},
+                          {"values": {"humidity": 50}}]}
+    refused = await send(client, device["token"], batch)
+    assert (refused.status_code, refused.json()["refused"]) == (422, 2)
+    listed = (await client.get(errors_of, headers=ADMIN)).json()
+    assert listed["refusedCount"] == 2
+    by_index = {entry["problems"][0]["index"]: entry for entry in listed["recent"]}
+    assert set(by_index) == {1, 2} and {entry["transport"] for entry in listed["recent"]} == {"http"}
+    both = by_index[1]
+    assert both["reason"] == "above_maximum" and [p["reason"] for p in both["problems"]] == ["above_maximum",
+                                                                                            "wrong_type"]
+    assert both["message"] == "; ".join(p["message"] for p in both["problems"])
+    assert both["problems"] == [p for p in refused.json()["errors"] if p["index"] == 1]
+    assert by_index[2]["reason"] == "unknown_property" and by_index[2]["at"] == fake_clock.now().isoformat().replace(
+        "+00:00", "Z")
+    whole = await send(client, device["token"], {"values": {"temperature": 1.0}, "readings": []})
+    assert whole.status_code in (400, 422)  # a body refused whole is no reading's refusal
+    assert (await client.get(errors_of, headers=ADMIN)).json()["refusedCount"] == 2
+
+
+async def test_a_large_refused_batch_is_counted_whole_and_keeps_its_newest(client: Any) -> None:
+    device = await register_device(client)
+    batch = {"readings": [{"values": {"temperature": 100.0 + n}} for n in range(KEPT + 5)]}
+    refused = await send(client, device["token"], batch)
+    assert (refused.status_code, refused.json()["refused"]) == (422, KEPT + 5)
+    listed = (await client.get(f"/api/v1/devices/{device['id']}/errors", headers=ADMIN)).json()
+    assert listed["refusedCount"] == KEPT + 5 and len(listed["recent"]) == KEPT
+    indexes = [entry["problems"][0]["index"] for entry in listed["recent"]]
+    assert indexes == list(range(KEPT + 4, 4, -1))  # newest first: the batch's last readings
+    assert await DeviceErrorRecord.filter(device__uid=device["id"]).count() == KEPT

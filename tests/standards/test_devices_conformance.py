@@ -20,7 +20,7 @@ from tests.standards.standard import Standard
 DEVICES = Standard("devices")
 STANDARD, SCHEMAS, EXAMPLES = DEVICES.root, DEVICES.schemas, DEVICES.examples
 schema, conforms, load_generator = DEVICES.schema, DEVICES.conforms, DEVICES.generator
-HAND_WRITTEN = {"rejected-readings.schema.json", "device-ngsi-ld.schema.json"}
+HAND_WRITTEN = {"rejected-readings.schema.json", "device-ngsi-ld.schema.json", "device-model-ngsi-ld.schema.json"}
 
 
 def example(name: str) -> dict[str, Any]:
@@ -97,10 +97,41 @@ async def test_the_lifecycle_of_a_device_conforms(client: AppClient) -> None:
     conforms(await client.get("/api/v1/devices/", headers=ADMIN), "device-page", 200)
     conforms(await client.get(f"/api/v1/devices/{uid}/events", headers=ADMIN), "device-event-page", 200)
     errors_out = conforms(await client.get(f"/api/v1/devices/{uid}/errors", headers=ADMIN), "device-errors-out", 200)
-    assert errors_out == {"device": uid, "refusedCount": 0, "recent": []}  # refusals over HTTP were answered
+    assert errors_out["refusedCount"] == 2 and [entry["transport"] for entry in errors_out["recent"]] == ["http"] * 2
     changed = await client.patch(f"/api/v1/devices/{uid}", json={"firmwareVersion": "1.5.0"}, headers=ADMIN)
     assert conforms(changed, "device-out", 200)["firmwareVersion"] == "1.5.0"
     conforms(await client.post(f"/api/v1/devices/{uid}/token", headers=ADMIN), "device-token-out", 200)
+
+
+def linked_data(response: Any) -> Any:
+    """The body of an ``application/ld+json`` answer."""
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/ld+json")
+    return response.json()
+
+
+async def test_the_ngsi_ld_lists_conform(client: AppClient) -> None:
+    """Devices and models as arrays of entities, each as the single read gives it; devices paged by ``Link``."""
+    as_ngsi = {"format": "ngsi-ld"}
+    conforms(await client.post("/api/v1/device-models/", json=example("device-model-in.soil-sensor"), headers=ADMIN),
+             "device-model-out", 201)
+    models = linked_data(await client.get("/api/v1/device-models/", params=as_ngsi, headers=ADMIN))
+    assert models and all(errors(model, schema("device-model-ngsi-ld")) == [] for model in models)
+    soil = linked_data(await client.get("/api/v1/device-models/minjiang.soil-3", params=as_ngsi, headers=ADMIN))
+    assert soil in models
+    unstamped = [{k: v for k, v in entity.items() if not k.startswith("date")}
+                 for entity in (soil, example("device-model-ngsi-ld.soil-sensor"))]
+    assert unstamped[0] == unstamped[1]
+    for serial in ("MJ-S3-0001", "MJ-S3-0002"):
+        registered = await client.post("/api/v1/devices/", json={**example("device-in.register"), "serialNumber": serial},
+                                       headers=ADMIN)
+        assert registered.status_code == 201, registered.text
+    first = await client.get("/api/v1/devices/", params={**as_ngsi, "limit": 1}, headers=ADMIN)
+    [device] = linked_data(first)
+    assert errors(device, schema("device-ngsi-ld")) == [] and device["refDeviceModel"] == soil["id"]
+    assert first.headers["link"].endswith('offset=1>; rel="next"')
+    second = await client.get("/api/v1/devices/", params={**as_ngsi, "limit": 1, "offset": 1}, headers=ADMIN)
+    assert len(linked_data(second)) == 1 and "link" not in second.headers
 
 
 async def test_claiming_with_a_provisioning_key_conforms(client: AppClient) -> None:

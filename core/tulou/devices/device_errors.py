@@ -1,16 +1,18 @@
-"""Each device's recent-errors list: what it sent over MQTT that was refused, where no answer could say so.
+"""Each device's recent-errors list: everything it sent that was refused, over HTTP and MQTT, in one place.
 
-Over HTTP a refused reading is answered 422 and the device learns why. Over MQTT the
-broker acknowledged the message before Tulou read it, so each refusal is counted on
-the device (``refused_count``) and the newest :data:`KEPT` are kept with their
-reasons for staff to read. They are written before the message is acknowledged to
-the broker: nothing is dropped silently.
+Over HTTP a refused reading is answered 422 and the device learns why; over MQTT the
+broker acknowledged the message before Tulou read it, and no answer can say so. Either
+way staff need to see why a device's readings are missing, so each refusal is counted
+on the device (``refused_count``) and the newest :data:`KEPT` are kept with their
+reasons. They are written before the request is answered or the message acknowledged
+to the broker: nothing is dropped silently.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -39,6 +41,24 @@ class Refusal:
     problems: list[dict[str, Any]] = field(default_factory=list)
 
 
+def refusals_of(problems: Iterable[dict[str, Any]], device_id: int, at: datetime,
+                starts: Sequence[int] = (0,)) -> list[Refusal]:
+    """One refusal per refused reading of what the device sent, named by its first reason and carrying all of
+    them. When the readings came in several messages, ``starts`` says where each message's readings begin, and
+    each problem's index and field are made those of the reading within its own message."""
+    by_reading: dict[int, list[dict[str, Any]]] = {}
+    for problem in problems:
+        by_reading.setdefault(problem["index"], []).append(problem)
+    found: list[Refusal] = []
+    for index, listed in by_reading.items():
+        within = index - starts[bisect_right(starts, index) - 1]
+        if within != index:
+            listed = [{**p, "index": within, "field": p["field"].replace(f"[{index}]", f"[{within}]", 1)}
+                      for p in listed]
+        found.append(Refusal(device_id, at, listed[0]["reason"], "; ".join(p["message"] for p in listed), listed))
+    return found
+
+
 async def record_refusals(refusals: Sequence[Refusal], transport: str = "mqtt") -> None:
     """Keep the refusals and count them on their devices in one transaction, trimming each list to :data:`KEPT`."""
     if not refusals:
@@ -48,11 +68,23 @@ async def record_refusals(refusals: Sequence[Refusal], transport: str = "mqtt") 
         await DeviceErrorRecord.bulk_create([
             DeviceErrorRecord(device_id=r.device_id, at=r.at, transport=transport, reason=r.reason, message=r.message,
                               problems=r.problems)
-            for r in refusals
+            for r in _newest_of_each(refusals)
         ], using_db=client)
         for device_id, count in sorted(counts.items()):
             await Device.filter(id=device_id).using_db(client).update(refused_count=F("refused_count") + count)
             await _trim(client, device_id)
+
+
+def _newest_of_each(refusals: Sequence[Refusal]) -> list[Refusal]:
+    """The last :data:`KEPT` refusals of each device, in order: a batch of thousands of bad readings
+    writes no more rows than the list keeps."""
+    taken: Counter[int] = Counter()
+    newest: list[Refusal] = []
+    for refusal in reversed(refusals):
+        if taken[refusal.device_id] < KEPT:
+            taken[refusal.device_id] += 1
+            newest.append(refusal)
+    return newest[::-1]
 
 
 async def _trim(client: BaseDBAsyncClient, device_id: int) -> None:

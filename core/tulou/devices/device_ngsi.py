@@ -1,8 +1,9 @@
-"""A device as an NGSI-LD entity of the FIWARE Smart Data Model ``Device``, key-values form, with its latest values.
+"""Devices and device models as NGSI-LD entities of the FIWARE Smart Data Models ``Device`` and ``DeviceModel``.
 
-``GET /api/v1/devices/{id}?format=ngsi-ld`` answers it, as ``application/ld+json``, to
+``GET /api/v1/devices/{id}?format=ngsi-ld`` answers a device, and ``GET /api/v1/devices/?format=ngsi-ld``
+a page of them (an array, paged by a ``Link`` header), as ``application/ld+json``, to
 callers holding ``telemetry:read`` as well as ``device:read`` in the device's village:
-FIWARE tools then read Tulou's devices without a converter. The entity has:
+FIWARE tools then read Tulou's devices without a converter. A device's entity has:
 
 - ``id`` ``urn:ngsi-ld:Device:<device id>``, ``type`` ``Device``;
 - the model's attributes: ``name``, ``serialNumber``, ``category`` (a list of one),
@@ -15,17 +16,23 @@ FIWARE tools then read Tulou's devices without a converter. The entity has:
   has an attribute of that name (``batteryLevel`` means something else there);
 - ``address``, ``areaServed`` and ``dateCreated`` as the exchange gives records, and ``@context``.
 
+A model's entity (``GET /api/v1/device-models/?format=ngsi-ld``) has ``id``
+``urn:ngsi-ld:DeviceModel:<model id>``, ``category``, ``controlledProperty``, the names,
+``description``, ``supportedProtocol`` and ``dateCreated``/``dateModified``: the schema
+readings are checked against and the alert rules are Tulou's own and stay out.
+
 Attributes without a value are left out: NGSI-LD has no null attribute.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, time, timezone
 from typing import Any
 from urllib.parse import quote
 
 from tulou.devices.models import Device, DeviceModel
-from tulou.devices.readings import latest_of
+from tulou.devices.readings import latest_of_each
 from tulou.devices.registry import get_device
 from tulou.devices.telemetry_schemas import LatestValue
 from tulou.errors import Forbidden
@@ -87,10 +94,33 @@ def entity(device: Device, latest: dict[str, LatestValue], address: dict[str, st
     return {name: value for name, value in body.items() if value is not None}
 
 
-async def device_entity(principal: Principal, uid: str) -> dict[str, Any]:
-    """The entity of a device the caller may read the telemetry of: 403 without ``telemetry:read``, 404 outside it."""
+def telemetry_reader(principal: Principal) -> Principal:
+    """The caller seen only where it may read telemetry too, as the entities carry latest values; 403 if nowhere."""
     if not principal.has_permission(READ_TELEMETRY):
         raise Forbidden(_("You do not have the permission %(permission)s") % {"permission": READ_TELEMETRY})
-    device = await get_device(principal.narrowed_to(READ_TELEMETRY), uid)
-    places = await addresses([device.area_id])
-    return entity(device, await latest_of(device), places[device.area_id])
+    return principal.narrowed_to(READ_TELEMETRY)
+
+
+async def entities(devices: Sequence[Device]) -> list[dict[str, Any]]:
+    """The devices' entities in their order, with a query each for the latest values and the addresses."""
+    latest = await latest_of_each(devices)
+    places = await addresses(device.area_id for device in devices)
+    return [entity(device, latest[device.id], places[device.area_id]) for device in devices]
+
+
+async def device_entity(principal: Principal, uid: str) -> dict[str, Any]:
+    """The entity of a device the caller may read the telemetry of: 403 without ``telemetry:read``, 404 outside it."""
+    [found] = await entities([await get_device(telemetry_reader(principal), uid)])
+    return found
+
+
+def model_entity(model: DeviceModel) -> dict[str, Any]:
+    """The model as the ``DeviceModel`` entity described above."""
+    body: dict[str, Any] = {
+        "id": f"urn:ngsi-ld:DeviceModel:{model.key}", "type": "DeviceModel", "category": [model.category],
+        "controlledProperty": sorted(model.properties), "manufacturerName": model.manufacturer,
+        "brandName": model.brand or None, "modelName": model.model_name, "description": model.description or None,
+        "supportedProtocol": list(model.protocols) or None, "dateCreated": timestamp(model.created_at),
+        "dateModified": timestamp(model.updated_at), "@context": list(CONTEXT),
+    }
+    return {name: value for name, value in body.items() if value is not None}

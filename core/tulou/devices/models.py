@@ -168,11 +168,12 @@ class DeviceEventRecord(Model):
 
 
 class DeviceErrorRecord(Model):
-    """One thing a device sent that was refused with no one to answer: a reading or message over MQTT.
+    """One thing a device sent that was refused: a reading over HTTP or MQTT, or a message over MQTT.
 
     Only the newest few per device are kept (see :mod:`tulou.devices.device_errors`),
     while the device's ``refused_count`` counts them all. ``message`` is in the
-    server's default language, ``problems`` lists each reason as a 422 would.
+    language the refusal was answered in (over MQTT the server's default), ``problems``
+    lists each reason as a 422 does.
     """
 
     id = fields.IntField(primary_key=True)

@@ -11,7 +11,6 @@ broker has not heard of it yet.
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -23,7 +22,7 @@ import msgspec
 from tulou.devices import clock
 from tulou.devices.broker import device_of
 from tulou.devices.credentials import DeviceCredential, credential_of
-from tulou.devices.device_errors import Refusal
+from tulou.devices.device_errors import Refusal, refusals_of
 from tulou.devices.gateways import GatewayChildren
 from tulou.devices.ingest import ModelCache, check_sent, readings_of
 from tulou.devices.models import Device, DeviceStatus
@@ -84,20 +83,6 @@ class _Sent:
         self.readings += readings
 
 
-def refusals_of(problems: Iterable[dict[str, Any]], sent: _Sent, at: datetime) -> list[Refusal]:
-    """One refusal per refused reading, named by its first reason and carrying all of them, each problem's
-    index and field made those of the reading within its own message."""
-    by_reading: dict[int, list[dict[str, Any]]] = {}
-    for problem in problems:
-        by_reading.setdefault(problem["index"], []).append(problem)
-    found: list[Refusal] = []
-    for index, listed in by_reading.items():
-        within = index - sent.starts[bisect_right(sent.starts, index) - 1]
-        listed = [{**p, "index": within, "field": p["field"].replace(f"[{index}]", f"[{within}]", 1)} for p in listed]
-        found.append(Refusal(sent.device_id, at, listed[0]["reason"], "; ".join(p["message"] for p in listed), listed))
-    return found
-
-
 class MessageChecker:
     """Checks batches of messages against their senders' models, as :class:`~tulou.devices.runtime.DeviceRuntime`
     checks requests: each device's readings of a batch in one go, as if one request had brought them."""
@@ -121,7 +106,7 @@ class MessageChecker:
             outcome.rows += checked.rows
             outcome.latest.update(checked.latest)  # keyed by device: no two entries of the batch meet
             outcome.accepted += checked.accepted
-            outcome.refusals += refusals_of(checked.problems, by_device, now)
+            outcome.refusals += refusals_of(checked.problems, by_device.device_id, now, by_device.starts)
         return outcome
 
     async def _sorted(self, messages: Iterable[Publication], outcome: Outcome,

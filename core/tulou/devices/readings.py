@@ -10,6 +10,7 @@ Buckets of whole hours are read from the hourly aggregates where those are compl
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from tulou.devices import clock
@@ -55,13 +56,22 @@ async def latest_values(principal: Principal, uid: str) -> LatestOut:
 
 async def latest_of(device: Device) -> dict[str, LatestValue]:
     """The newest value of each of the device's properties, by name, typed as its model says."""
-    specs = parse_properties(device.model.properties)
-    rows = await TelemetryLatest.filter(device_id=device.id).select_related("property").order_by("property__name")
-    values = {}
+    return (await latest_of_each([device]))[device.id]
+
+
+async def latest_of_each(devices: Iterable[Device]) -> dict[int, dict[str, LatestValue]]:
+    """:func:`latest_of` for a page of devices, by device number, in one query."""
+    by_id = {device.id: device for device in devices}
+    specs = {number: parse_properties(device.model.properties) for number, device in by_id.items()}
+    values: dict[int, dict[str, LatestValue]] = {number: {} for number in by_id}
+    if not by_id:
+        return values
+    rows = await (TelemetryLatest.filter(device_id__in=list(by_id)).select_related("property")
+                  .order_by("device_id", "property__name"))
     for row in rows:
-        spec = specs.get(row.property.name)
-        values[row.property.name] = LatestValue(t=row.ts, value=_shown(spec, row.value, row.text_value),
-                                                unit=spec.unit if spec else "")
+        spec = specs[row.device_id].get(row.property.name)
+        values[row.device_id][row.property.name] = LatestValue(
+            t=row.ts, value=_shown(spec, row.value, row.text_value), unit=spec.unit if spec else "")
     return values
 
 

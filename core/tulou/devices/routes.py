@@ -29,6 +29,7 @@ from tulou.devices.schemas import (
 from tulou.devices.telemetry_schemas import LatestOut, TelemetryAck, TelemetryIn, TelemetryOut
 from tulou.errors import Unauthorized
 from tulou.exchange.ngsi import MEDIA_TYPE as LINKED_DATA
+from tulou.exchange.ngsi import next_link
 from tulou.i18n import gettext as _
 from tulou.identity.routes import caller
 from tulou.identity.schemas import Page
@@ -41,7 +42,7 @@ Offset = Annotated[int, QueryParameter(ge=0)]
 AreaFilter = Annotated[str | None, QueryParameter(description="only this area's subtree")]
 SHOWN_ONCE = CacheControlHeader(no_store=True)
 Format = Annotated[Literal["json", "ngsi-ld"], QueryParameter(
-    name="format", description="`ngsi-ld`: a Smart Data Models Device entity (keyValues) with its latest values")]
+    name="format", description="`ngsi-ld`: Smart Data Models Device entities (keyValues) with their latest values")]
 
 
 async def _page_of_devices(found: list[Device], total: int, limit: int, offset: int) -> Page:
@@ -71,7 +72,8 @@ class DeviceController(Controller):
         await request.app.state.devices.account_changed(device, token)
         return request.app.state.devices.token_out(device, token)
 
-    @get("/", guards=[requires("device:read")], summary="Devices within the caller's areas")
+    @get("/", guards=[requires("device:read")],
+         summary="Devices within the caller's areas; with format=ngsi-ld, Smart Data Models Device entities")
     async def list_devices(
         self,
         request: Request,
@@ -81,10 +83,16 @@ class DeviceController(Controller):
         connection: Annotated[str | None, QueryParameter(description="online, offline or unknown", max_length=16)] = None,
         limit: Limit = 50,
         offset: Offset = 0,
-    ) -> Page:
-        limit = clamp(limit)
-        found, total = await registry.list_devices(await caller(request), area, model, status, connection, limit, offset)
-        return await _page_of_devices(found, total, limit, offset)
+        representation: Format = "json",
+    ) -> Response[Page | list[dict[str, Any]]]:
+        principal, limit = await caller(request), clamp(limit)
+        if representation == "ngsi-ld":
+            principal = device_ngsi.telemetry_reader(principal)
+        found, total = await registry.list_devices(principal, area, model, status, connection, limit, offset)
+        if representation == "json":
+            return Response(await _page_of_devices(found, total, limit, offset))
+        headers = {"Link": next_link(request, "offset", offset + limit)} if offset + limit < total else {}
+        return Response(await device_ngsi.entities(found), media_type=LINKED_DATA, headers=headers)
 
     @get("/{device_id:str}", guards=[requires("device:read")],
          summary="One device; with format=ngsi-ld, a Smart Data Models Device entity with its latest values")
@@ -132,7 +140,7 @@ class DeviceController(Controller):
         return Page(items=items, total=await query.count(), limit=limit, offset=offset)
 
     @get("/{device_id:str}/errors", guards=[requires("device:read")],
-         summary="How much the device sent over MQTT was refused, and the newest refusals with their reasons")
+         summary="How much the device sent was refused, over HTTP or MQTT, and the newest refusals with their reasons")
     async def errors(self, request: Request, device_id: FromPath[str]) -> DeviceErrorsOut:
         return await device_errors(await caller(request), device_id)
 

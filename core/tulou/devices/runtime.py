@@ -12,6 +12,8 @@ import logging
 from collections.abc import Sequence
 from datetime import timedelta
 
+from tortoise.exceptions import BaseORMException
+
 from tulou.devices import clock
 from tulou.devices.alert_book import RuleBook
 from tulou.devices.alert_watch import AlertWatch
@@ -19,6 +21,7 @@ from tulou.devices.alerts_dataset import declare_alerts_dataset
 from tulou.devices.broker_accounts import BrokerAccounts
 from tulou.devices.catalogue import sync_plugin_models
 from tulou.devices.credentials import DeviceCredential, DeviceTokenCache
+from tulou.devices.device_errors import Refusal, record_refusals, refusals_of
 from tulou.devices.events import announce
 from tulou.devices.gateways import GatewayChildren
 from tulou.devices.ingest import ModelCache, RejectedReadings, check_sent, readings_of
@@ -124,11 +127,22 @@ class DeviceRuntime:
         if len(readings) > self.settings.max_readings_per_request:
             limit = self.settings.max_readings_per_request
             raise Invalid(_("A batch holds %(limit)d readings at most") % {"limit": limit}, field="readings")
-        ahead = timedelta(seconds=self.settings.future_tolerance_seconds)
-        checked = await check_sent(readings, sender, self.gateways, self.models, clock.now(), ahead,
-                                   self.store.encode_time)
+        ahead, now = timedelta(seconds=self.settings.future_tolerance_seconds), clock.now()
+        checked = await check_sent(readings, sender, self.gateways, self.models, now, ahead, self.store.encode_time)
         await self.writer.write(checked.rows, checked.latest, senders=(sender.device_id,))
         if checked.problems:
-            refused = len({problem["index"] for problem in checked.problems})
-            raise RejectedReadings(checked.accepted, refused, checked.problems)
+            refusals = refusals_of(checked.problems, sender.device_id, now)
+            await self.keep_refusals(refusals)
+            raise RejectedReadings(checked.accepted, len(refusals), checked.problems)
         return TelemetryAck(accepted=checked.accepted)
+
+    async def keep_refusals(self, refusals: Sequence[Refusal]) -> None:
+        """Put a request's refusals in the device's recent-errors list, where staff look for all of them.
+
+        Should that fail, the 422 is answered all the same and the failure logged: the
+        device learns what was refused, and an error answer would make it send again the
+        readings already stored."""
+        try:
+            await record_refusals(refusals, "http")
+        except BaseORMException as error:
+            log.warning("%d refusal(s) over HTTP not kept in the recent-errors list: %s", len(refusals), error)

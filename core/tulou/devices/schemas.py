@@ -195,17 +195,17 @@ class DeviceEventOut(msgspec.Struct):
 
 
 class DeviceErrorOut(msgspec.Struct):
-    """Something the device sent that was refused, with no answer to tell it: ``problems`` as a 422 lists them."""
+    """Something the device sent that was refused, and how it came: ``problems`` as a 422 lists them."""
 
     at: datetime
-    transport: str
+    transport: Literal["http", "mqtt"]
     reason: str
     message: str
     problems: list[dict[str, Any]]
 
 
 class DeviceErrorsOut(msgspec.Struct, rename="camel"):
-    """How much the device sent over MQTT was refused since it was registered, and the newest refusals."""
+    """How much the device sent was refused since it was registered, over HTTP or MQTT, and the newest refusals."""
 
     device: str
     refused_count: int

@@ -21,6 +21,9 @@ import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import urlencode
+
+from litestar import Request
 
 from tulou.areas.codes import AreaLevel, parent_code
 from tulou.areas.models import Area
@@ -90,6 +93,13 @@ def _related(entity: str, value: Any) -> Any:
         return [_related(entity, item) for item in value]
     text = str(value)
     return text if text.startswith("urn:") else f"urn:ngsi-ld:{entity}:{text}"
+
+
+def next_link(request: Request, param: str, value: str | int) -> str:
+    """RFC 8288 ``Link`` to the following page, as NGSI-LD pages its query results: the same query with
+    ``param`` (the cursor or offset) set to ``value``."""
+    params = [(name, given) for name, given in request.query_params.multi_items() if name != param]
+    return f'<{request.url.path}?{urlencode([*params, (param, value)])}>; rel="next"'
 
 
 def timestamp(moment: datetime) -> str:

@@ -11,7 +11,6 @@ declares a Smart Data Model also answer ``?format=ngsi-ld`` (:mod:`tulou.exchang
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
-from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
@@ -49,12 +48,6 @@ async def modelled_dataset(principal: Principal, dataset_id: str) -> Dataset:
     return dataset
 
 
-def next_link(request: Request, cursor: str) -> str:
-    """RFC 8288 ``Link`` to the following page, as NGSI-LD pages its query results."""
-    params = [(name, value) for name, value in request.query_params.multi_items() if name != "cursor"]
-    return f'<{request.url.path}?{urlencode([*params, ("cursor", cursor)])}>; rel="next"'
-
-
 class RecordController(Controller):
     path = "/api/v1/datasets/{dataset_id:str}/records"
     tags = ["records"]
@@ -86,7 +79,7 @@ class RecordController(Controller):
         if dataset is None:
             return Response(RecordPage(items=[record_out(record, view) for record, view in page], next=following,
                                        limit=query.limit))
-        headers = {"Link": next_link(request, following)} if following is not None else {}
+        headers = {"Link": ngsi.next_link(request, "cursor", following)} if following is not None else {}
         return Response(await ngsi.entities(dataset, page), media_type=ngsi.MEDIA_TYPE, headers=headers)
 
     @get("/{key:str}", guards=[requires("record:read")], summary="One record, with its ETag")

@@ -7,6 +7,9 @@ INSTALLED := $(VENV)/.installed
 # Each catalogue: <locale dir>:<domain>:<source dir>
 CATALOGUES := core/tulou/i18n/locale:tulou:core/tulou $(foreach p,$(PLUGIN_DIRS),$(p)/tulou_$(notdir $(p))/locale:$(notdir $(p)):$(p)/tulou_$(notdir $(p)))
 TEST_PG_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+# Each pass spreads its test files over this many processes (pytest-xdist).
+TEST_WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -q
 
 .PHONY: run test test-sqlite test-postgres bench i18n translations install clean
 
@@ -56,11 +59,15 @@ test: install
 	bash tests/services.sh
 	MAKE="$(MAKE)" bash tests/both_passes.sh
 
+## One pass: every test but the browser's spread over TEST_WORKERS processes, then the browser's in
+## one (Playwright's sync API keeps an event loop in the process, and no async test may follow it there).
 test-sqlite: install
-	TULOU_TEST_DATABASE=sqlite $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	TULOU_TEST_DATABASE=sqlite $(PYTEST) -n $(TEST_WORKERS) --dist loadfile -m "not browser" $(PYTEST_ARGS)
+	TULOU_TEST_DATABASE=sqlite $(PYTEST) -m browser $(PYTEST_ARGS)
 
 test-postgres: install
-	TULOU_TEST_DATABASE=$(TEST_PG_URL) $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	TULOU_TEST_DATABASE=$(TEST_PG_URL) $(PYTEST) -n $(TEST_WORKERS) --dist loadfile -m "not browser" $(PYTEST_ARGS)
+	TULOU_TEST_DATABASE=$(TEST_PG_URL) $(PYTEST) -m browser $(PYTEST_ARGS)
 
 bench: install
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The suite's two passes, SQLite and PostgreSQL, side by side: most of a test's time is
-# spent waiting (a server starting, a broker answering, a database copying its
-# template), so on two cores the pair takes little longer than the slower pass alone.
+# The suite's two passes, SQLite and PostgreSQL, side by side, each spreading its test
+# files over two processes (TEST_WORKERS): a test spends part of its time waiting (a
+# server starting, a broker answering, a database copying its template), and one
+# pass alone leaves a core idle while the other finishes.
 # Each pass writes its own log under tests/output/ and has its own temporary
 # directory; when both have ended, each log's summary is shown, and the whole log of
 # a pass that failed.

@@ -51,6 +51,55 @@ TEST_DATABASE = os.environ.get("TULOU_TEST_DATABASE", "sqlite")
 ON_POSTGRES = TEST_DATABASE.startswith("postgres")
 
 
+def reuse_parsed_handler_signatures() -> None:
+    """Parse each route handler's signature once per run, not once per app: for the tests only.
+
+    Every test builds its own app, and Litestar reads each of its ~400 handlers' type
+    hints and builds a signature model for each anew: about a third of building an app.
+    The handlers are the same functions in every app (a controller's methods, or
+    closures of one definition), so the result is kept by the function's code, the
+    names it may resolve and whatever else the model is made from. A handler whose
+    code cannot be told apart is parsed as before.
+    """
+    from litestar._signature.model import SignatureModel
+    from litestar.utils.signature import ParsedSignature
+
+    parse, create = ParsedSignature.from_fn.__func__, SignatureModel.create.__func__  # type: ignore[attr-defined]
+    parsed: dict[Any, Any] = {}
+    models: dict[Any, Any] = {}
+
+    def code_of(fn: Any) -> tuple[Any, bool]:
+        function = getattr(fn, "__func__", fn)
+        return getattr(function, "__code__", None), function is not fn
+
+    def remembered(cache: dict[Any, Any], key: Any, make: Callable[[], Any]) -> Any:
+        try:
+            hash(key)
+        except TypeError:
+            return make()
+        if key[0][0] is None:
+            return make()
+        if key not in cache:
+            cache[key] = make()
+        return cache[key]
+
+    def from_fn(cls: Any, fn: Any, signature_namespace: dict[str, Any]) -> Any:
+        key = (code_of(fn), frozenset(signature_namespace.items()))
+        return remembered(parsed, key, lambda: parse(cls, fn, signature_namespace))
+
+    def create_model(cls: Any, dependency_name_set: set[str], fn: Any, parsed_signature: Any, type_decoders: Any,
+                     data_dto: Any = None) -> Any:
+        key = (code_of(fn), frozenset(dependency_name_set), id(parsed_signature), tuple(type_decoders), data_dto)
+        return remembered(models, key, lambda: create(cls, dependency_name_set, fn, parsed_signature, type_decoders,
+                                                      data_dto))
+
+    ParsedSignature.from_fn = classmethod(from_fn)  # type: ignore[method-assign,assignment]
+    SignatureModel.create = classmethod(create_model)  # type: ignore[method-assign,assignment]
+
+
+reuse_parsed_handler_signatures()
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Browser tests last: Playwright's sync API keeps an event loop running in the main thread from its
     first use to the end of the session, and no ``async`` test can run after that."""

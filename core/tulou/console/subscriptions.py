@@ -68,11 +68,10 @@ async def _counts(found: list[Subscription]) -> dict[int, dict[str, int]]:
 
 async def managed_subscriptions(principal: Principal) -> list[SubscriptionRow]:
     """For each dataset the caller may see, the subscriptions it manages, with their deliveries counted by state."""
-    rows = []
-    for dataset in await list_datasets(principal):
-        title = in_page_language(dataset.title)
-        managed = await subscriptions.list_subscriptions(principal, dataset.id)
-        rows += [SubscriptionRow(dataset, title, found) for found in managed]
+    datasets = {dataset.id: dataset for dataset in await list_datasets(principal)}
+    managed = await subscriptions.subscriptions_managed(principal, list(datasets.values()))
+    rows = [SubscriptionRow(datasets[found.dataset_id], in_page_language(datasets[found.dataset_id].title), found)
+            for found in managed]
     counts = await _counts([row.subscription for row in rows])
     for row in rows:
         row.counts = counts[row.subscription.id]

@@ -16,6 +16,7 @@ keys (sealed to ``subscription.secret``) rather than hashed.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -112,10 +113,18 @@ def _managed_by(principal: Principal, dataset: Dataset) -> Q | None:
 
 
 async def list_subscriptions(principal: Principal, dataset_id: str) -> list[Subscription]:
-    dataset = await visible_dataset(principal, dataset_id)
-    query = Subscription.filter(dataset_id=dataset.id)
-    managed = _managed_by(principal, dataset)
-    return await (query if managed is None else query.filter(managed)).order_by("id")
+    return await subscriptions_managed(principal, [await visible_dataset(principal, dataset_id)])
+
+
+async def subscriptions_managed(principal: Principal, datasets: Sequence[Dataset]) -> list[Subscription]:
+    """The subscriptions the caller manages of ``datasets`` (ones the caller may see), in one query."""
+    wanted = []
+    for dataset in datasets:
+        managed = _managed_by(principal, dataset)
+        wanted.append(Q(dataset_id=dataset.id) if managed is None else Q(dataset_id=dataset.id) & managed)
+    if not wanted:
+        return []
+    return await Subscription.filter(Q(*wanted, join_type="OR")).order_by("dataset_id", "id")
 
 
 @dataclass(frozen=True)
